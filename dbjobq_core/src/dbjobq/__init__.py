@@ -1,0 +1,47 @@
+"""DBJobQ: an async, database-backed job queue. Your database is the queue."""
+
+from __future__ import annotations
+
+from .errors import (
+    ConfigurationError,
+    DBJobQError,
+    InvalidJobStateError,
+    JobNotFoundError,
+    JobNotRegisteredError,
+    ScheduleExistsError,
+    ScheduleNotFoundError,
+    StorageClosedError,
+    StorageError,
+    StorageNotInitializedError,
+)
+from .execution import JobTimeoutError, RunResult
+from .models import Job, JobStatus, Schedule, ScheduleType
+from .queue import JobQueue
+from .registry import job
+from .worker import Worker, WorkerStats
+
+__version__ = "0.2.0"
+
+__all__ = [
+    "ConfigurationError",
+    "DBJobQError",
+    "InvalidJobStateError",
+    "Job",
+    "JobNotFoundError",
+    "JobNotRegisteredError",
+    "JobQueue",
+    "JobStatus",
+    "JobTimeoutError",
+    "RunResult",
+    "Schedule",
+    "ScheduleExistsError",
+    "ScheduleNotFoundError",
+    "ScheduleType",
+    "StorageClosedError",
+    "StorageError",
+    "StorageNotInitializedError",
+    "Worker",
+    "WorkerStats",
+    "__version__",
+    "job",
+]

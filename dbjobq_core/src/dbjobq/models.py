@@ -1,0 +1,101 @@
+"""The records DBJobQ stores: jobs, their statuses, and recurring schedules."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class JobStatus(str, enum.Enum):
+    """The life-cycle states of a job. Members compare equal to their string values."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: str | JobStatus) -> JobStatus:
+        """Return the status named by ``value``, or raise ``ValueError`` listing the valid ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(s.value for s in cls)
+            raise ValueError(f"Unknown job status {value!r}: expected one of {valid}") from None
+
+
+#: Statuses a job never leaves on its own.
+FINISHED_STATUSES: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass
+class Job:
+    """One job: what to run (``type`` and ``data``), where it stands, and what came of it.
+
+    Times are timezone-aware UTC datetimes. ``attempts`` counts the runs started so far. ``error`` holds
+    the exception type, message and traceback of the last failure. ``lease_token`` identifies the
+    current claim of a running job (fencing): an outcome is recorded only while the job still holds it.
+    """
+
+    id: str
+    type: str
+    data: dict[str, Any]
+    status: JobStatus
+    queue: str = "default"
+    priority: int = 0
+    attempts: int = 0
+    max_retries: int = 0
+    error: str | None = None
+    result: Any = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    execute_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker_id: str | None = None
+    lease_token: str | None = field(default=None, repr=False)
+    lease_expires_at: datetime | None = field(default=None, repr=False)
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the job is completed, failed or cancelled."""
+        return self.status in FINISHED_STATUSES
+
+
+class ScheduleType(str, enum.Enum):
+    """How a schedule's expression is read."""
+
+    CRON = "cron"
+    INTERVAL = "interval"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Schedule:
+    """A recurring job: ``job_type`` runs with ``job_data`` each time the schedule fires.
+
+    ``schedule_type`` is ``"cron"`` (croniter syntax, UTC) or ``"interval"`` (seconds, as a string).
+    ``next_run`` and ``last_run`` are epoch seconds.
+    """
+
+    id: str
+    job_type: str
+    job_data: dict[str, Any]
+    schedule_type: str
+    schedule_expression: str
+    next_run: float
+    enabled: bool = True
+    priority: int = 0
+    max_retries: int = 0
+    last_run: float | None = None
+    queue: str = "default"
+    created_at: float | None = None
+    updated_at: float | None = None

@@ -1,0 +1,243 @@
+"""JobQueue: the API for enqueueing, inspecting and managing jobs."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import registry
+from .errors import JobNotFoundError
+from .execution import RunResult, run_job
+from .models import FINISHED_STATUSES, Job, JobStatus
+from .serialization import dumps_payload
+from .storage.base import BaseStorage, NewJob
+
+logger = logging.getLogger(__name__)
+
+JobRef = Callable[..., Any] | str
+
+
+class JobQueue:
+    """Enqueue jobs into a storage and manage them.
+
+    Decorator defaults (``@job(priority=…, max_retries=…, queue=…)``) apply unless overridden here.
+    """
+
+    def __init__(self, storage: BaseStorage) -> None:
+        self.storage = storage
+        self._listeners: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        return f"JobQueue({self.storage!r})"
+
+    # -- in-process wake-ups ------------------------------------------------------------------
+    def add_enqueue_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each enqueue through this queue (a worker sharing it wakes at once)."""
+        self._listeners.append(callback)
+
+    def remove_enqueue_listener(self, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback`` on enqueue."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+    # -- enqueueing ---------------------------------------------------------------------------
+    def _new_job(
+        self,
+        func_or_name: JobRef,
+        data: Any,
+        *,
+        delay: float | timedelta | None,
+        run_at: datetime | float | None,
+        priority: int | None,
+        max_retries: int | None,
+        queue: str | None,
+    ) -> NewJob:
+        name = registry.job_name(func_or_name)
+        spec = registry.get_spec(name)
+        return NewJob(
+            type=name,
+            data=dumps_payload(data),
+            queue=queue if queue is not None else (spec.queue if spec else "default"),
+            priority=priority if priority is not None else (spec.priority if spec else 0),
+            max_retries=max_retries if max_retries is not None else (spec.max_retries if spec else 0),
+            execute_at=_due_time(delay, run_at),
+        )
+
+    async def enqueue(
+        self,
+        func_or_name: JobRef,
+        data: dict[str, Any] | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | float | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+    ) -> str:
+        """Add a job and return its id.
+
+        ``func_or_name`` is a ``@job`` function or a job type string. ``data`` must be a dict of JSON
+        values (``TypeError`` otherwise; nothing is written). ``delay`` (seconds or timedelta) or
+        ``run_at`` (datetime or epoch seconds) defers it. Pass ``connection`` (your SQLAlchemy
+        ``AsyncConnection`` or ``AsyncSession``) to write the job in your own transaction.
+        """
+        new = self._new_job(
+            func_or_name,
+            data,
+            delay=delay,
+            run_at=run_at,
+            priority=priority,
+            max_retries=max_retries,
+            queue=queue,
+        )
+        [job_id] = await self.storage.enqueue_many([new], connection=connection)
+        logger.debug("Enqueued %s as %s", new.type, job_id, extra={"action": "enqueue", "job_id": job_id})
+        if connection is None:
+            self._notify()
+        return job_id
+
+    async def enqueue_many(
+        self,
+        func_or_name: JobRef,
+        items: Iterable[dict[str, Any] | None],
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | float | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+    ) -> list[str]:
+        """Add one job per item of ``items`` (each a data dict) in bulk; return the ids in order.
+
+        Everything is validated before anything is written.
+        """
+        batch = [
+            self._new_job(
+                func_or_name,
+                data,
+                delay=delay,
+                run_at=run_at,
+                priority=priority,
+                max_retries=max_retries,
+                queue=queue,
+            )
+            for data in items
+        ]
+        ids = await self.storage.enqueue_many(batch, connection=connection)
+        if connection is None and ids:
+            self._notify()
+        return ids
+
+    # -- reading ------------------------------------------------------------------------------
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job with that id, or ``None``."""
+        return await self.storage.get_job(job_id)
+
+    async def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        queue: str | None = None,
+    ) -> list[Job]:
+        """Jobs in creation order; ``status`` must be one of the JobStatus values."""
+        if status is not None:
+            status = JobStatus.parse(status)
+        return await self.storage.list_jobs(status=status, limit=limit, offset=offset, queue=queue)
+
+    async def get_pending_jobs(self, limit: int | None = None) -> list[Job]:
+        """Pending jobs."""
+        return await self.list_jobs(JobStatus.PENDING, limit)
+
+    async def get_running_jobs(self, limit: int | None = None) -> list[Job]:
+        """Running jobs."""
+        return await self.list_jobs(JobStatus.RUNNING, limit)
+
+    async def get_completed_jobs(self, limit: int | None = None) -> list[Job]:
+        """Completed jobs."""
+        return await self.list_jobs(JobStatus.COMPLETED, limit)
+
+    async def get_failed_jobs(self, limit: int | None = None) -> list[Job]:
+        """Failed jobs."""
+        return await self.list_jobs(JobStatus.FAILED, limit)
+
+    # -- running by hand ----------------------------------------------------------------------
+    async def dequeue(self) -> Job | None:
+        """Claim the next due job (it becomes running), or return ``None``. Run it with :meth:`execute_job`."""
+        return await self.storage.dequeue()
+
+    async def execute_job(self, job: Job) -> RunResult:
+        """Run a job claimed with :meth:`dequeue` and record its outcome (completed, retry or failed).
+
+        Sync job functions run in a thread. A retry is scheduled with exponential backoff; after its
+        last attempt the job is failed and keeps the error and traceback.
+        """
+        if job.status is not JobStatus.RUNNING or not job.lease_token:
+            raise ValueError("execute_job() runs a job claimed with dequeue()")
+        result = await run_job(job)
+        accepted = await self.storage.record_outcomes([result.outcome])
+        if job.id not in accepted:
+            logger.warning(
+                "Outcome of job %s rejected: it no longer holds its claim (cancelled or lease expired)",
+                job.id,
+                extra={"action": "outcome_rejected", "job_id": job.id},
+            )
+        return result
+
+    # -- managing -----------------------------------------------------------------------------
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending or running job; False if it already finished. Unknown id: JobNotFoundError."""
+        if await self.storage.cancel_job(job_id):
+            return True
+        await self._require(job_id)
+        return False
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Run a failed or cancelled job again; False if it is not failed or cancelled."""
+        if await self.storage.retry_job(job_id):
+            self._notify()
+            return True
+        await self._require(job_id)
+        return False
+
+    async def purge(
+        self,
+        older_than: float | timedelta = timedelta(days=7),
+        statuses: Sequence[JobStatus | str] = FINISHED_STATUSES,
+    ) -> int:
+        """Delete jobs in ``statuses`` that finished more than ``older_than`` ago; return how many."""
+        seconds = older_than.total_seconds() if isinstance(older_than, timedelta) else float(older_than)
+        return await self.storage.purge(seconds, statuses)
+
+    async def _require(self, job_id: str) -> Job:
+        job = await self.storage.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(f"No job has id {job_id!r}")
+        return job
+
+
+def _due_time(delay: float | timedelta | None, run_at: datetime | float | None) -> float | None:
+    if delay is not None and run_at is not None:
+        raise ValueError("Give delay or run_at, not both")
+    if delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+        if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"delay must be a non-negative number of seconds, not {delay!r}")
+        return time.time() + seconds
+    if run_at is not None:
+        if isinstance(run_at, datetime):
+            return run_at.timestamp()  # a naive datetime is local time, as datetime.now() gives
+        if not isinstance(run_at, (int, float)) or not math.isfinite(run_at):
+            raise ValueError(f"run_at must be a datetime or epoch seconds, not {run_at!r}")
+        return float(run_at)
+    return None

@@ -1,0 +1,138 @@
+"""The ``@job`` decorator and the registry of job functions a worker is allowed to run."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from . import errors
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The attribute ``@job`` sets on the function it registers.
+SPEC_ATTRIBUTE = "__dbjobq_job__"
+
+_DOTTED_NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_<>][\w<>]*)+$")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A registered job function and its defaults."""
+
+    name: str
+    func: Callable[..., Any]
+    max_retries: int = 0
+    priority: int = 0
+    queue: str = "default"
+    timeout: float | None = None
+    retry_delay: float = 1.0
+    retry_max_delay: float = 300.0
+
+
+_registry: dict[str, JobSpec] = {}
+
+
+def job(
+    max_retries: int = 0,
+    priority: int = 0,
+    queue: str = "default",
+    timeout: float | None = None,
+    name: str | None = None,
+    *,
+    retry_delay: float = 1.0,
+    retry_max_delay: float = 300.0,
+) -> Callable[[F], F]:
+    """Register a function, sync or async, as a job type.
+
+    The job type is ``module.qualname`` (e.g. ``__main__.send_email``) unless ``name`` is given. The
+    function stays callable as a plain function. ``max_retries=N`` allows N retries after the first
+    attempt; retry ``n`` waits about ``retry_delay * 2**(n-1)`` seconds (with jitter, at most
+    ``retry_max_delay``). ``timeout`` (seconds) stops an async job, or abandons a sync one, and counts
+    the attempt as failed.
+    """
+    if max_retries < 0:
+        raise ValueError("max_retries must be >= 0")
+    if timeout is not None and timeout <= 0:
+        raise ValueError("timeout must be a positive number of seconds")
+    if retry_delay < 0 or retry_max_delay < 0:
+        raise ValueError("retry_delay and retry_max_delay must be >= 0")
+    if not queue:
+        raise ValueError("queue must be a non-empty string")
+
+    def decorator(func: F) -> F:
+        if not callable(func):
+            raise TypeError("@job() decorates a function")
+        job_name = name or f"{func.__module__}.{func.__qualname__}"
+        spec = JobSpec(job_name, func, max_retries, priority, queue, timeout, retry_delay, retry_max_delay)
+        previous = _registry.get(job_name)
+        if previous is not None and previous.func is not func:
+            logger.debug("Job type %s registered again; the newest definition wins", job_name)
+        _registry[job_name] = spec
+        setattr(func, SPEC_ATTRIBUTE, spec)
+        return func
+
+    return decorator
+
+
+def job_name(func_or_name: Callable[..., Any] | str) -> str:
+    """The job type for a registered function, or the given name."""
+    if isinstance(func_or_name, str):
+        if not func_or_name:
+            raise ValueError("The job type must be a non-empty string")
+        return func_or_name
+    spec = getattr(func_or_name, SPEC_ATTRIBUTE, None)
+    if isinstance(spec, JobSpec):
+        return spec.name
+    qualname = getattr(func_or_name, "__qualname__", repr(func_or_name))
+    raise errors.JobNotRegisteredError(
+        f"{getattr(func_or_name, '__module__', '?')}.{qualname} is not a job: decorate it with @job() "
+        "or pass the job type as a string"
+    )
+
+
+def get_spec(name: str) -> JobSpec | None:
+    """The registered spec for ``name``, or ``None``."""
+    return _registry.get(name)
+
+
+def resolve(name: str) -> JobSpec:
+    """Find the function for a job type.
+
+    If it is not registered yet, the module named by the type (everything before the last dot) is
+    imported once, which registers its ``@job`` functions; only registered functions are ever returned,
+    so a stored job type can never name an arbitrary callable.
+    """
+    spec = _registry.get(name)
+    if spec is not None:
+        return spec
+    if _DOTTED_NAME.match(name) and not name.startswith("__main__."):
+        module_name = name.rsplit(".", 1)[0]
+        while module_name:
+            try:
+                importlib.import_module(module_name)
+                break
+            except ImportError:
+                # A nested qualname (Class.method) names no module: try the parent.
+                module_name = module_name.rpartition(".")[0]
+            except Exception:
+                logger.exception("Importing %s for job type %s failed", module_name, name)
+                break
+        spec = _registry.get(name)
+        if spec is not None:
+            return spec
+    raise errors.JobNotRegisteredError(
+        f"Unknown job type {name!r}: no function is registered under that name. Decorate it with "
+        "@job() (or @job(name=...)) and make sure the worker imports its module, e.g. "
+        "`dbjobq worker --import your.module`."
+    )
+
+
+def registered() -> dict[str, JobSpec]:
+    """A copy of the registry (name -> spec)."""
+    return dict(_registry)

@@ -1,0 +1,200 @@
+"""The storage interface: what a store must do for JobQueue and Worker. Implement it to add a store."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from ..models import Job, JobStatus, Schedule
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to insert: ``data`` is JSON text (see ``serialization.dumps_payload``)."""
+
+    type: str
+    data: str
+    queue: str = "default"
+    priority: int = 0
+    max_retries: int = 0
+    execute_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of one claimed run, to be recorded if the job still holds the claim ``lease_token``.
+
+    ``status`` is COMPLETED, FAILED, or PENDING for a retry due at ``execute_at``.
+    """
+
+    job_id: str
+    lease_token: str
+    status: JobStatus
+    result: str | None = None
+    error: str | None = None
+    execute_at: float | None = None
+
+
+class BaseStorage(ABC):
+    """Abstract job and schedule store. Times are epoch seconds; payloads are JSON text."""
+
+    async def __aenter__(self) -> BaseStorage:
+        await self.initialize()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def supports_notifications(self) -> bool:
+        """True if :meth:`listen` can push wake-ups for new jobs."""
+        return False
+
+    @abstractmethod
+    async def initialize(self) -> None:
+        """Create the tables if they are missing; idempotent and safe to race."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release every connection; the storage refuses use afterwards."""
+
+    # -- jobs ---------------------------------------------------------------------------------
+    @abstractmethod
+    async def enqueue(
+        self,
+        job_type: str,
+        data: dict[str, Any] | str | None = None,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        max_retries: int = 0,
+        execute_at: float | None = None,
+        connection: Any = None,
+    ) -> str:
+        """Insert one pending job and return its id (inside ``connection``'s transaction if given)."""
+
+    @abstractmethod
+    async def enqueue_many(self, jobs: Sequence[NewJob], *, connection: Any = None) -> list[str]:
+        """Insert many pending jobs in one round trip per batch; return their ids in order."""
+
+    @abstractmethod
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job with that id, or ``None``."""
+
+    @abstractmethod
+    async def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        queue: str | None = None,
+        job_type: str | None = None,
+    ) -> list[Job]:
+        """Jobs, oldest first, optionally filtered."""
+
+    @abstractmethod
+    async def count_jobs(self) -> dict[tuple[str, str], int]:
+        """Job counts keyed by (queue, status)."""
+
+    @abstractmethod
+    async def claim_jobs(
+        self, limit: int, *, worker_id: str, lease_timeout: float, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        """Claim up to ``limit`` due pending jobs in one round trip, highest priority first.
+
+        Each claimed job becomes running, its attempts go up by one, and it carries a fresh
+        ``lease_token`` that expires after ``lease_timeout`` seconds unless renewed.
+        """
+
+    async def dequeue(self) -> Job | None:
+        """Claim the next due job, or return ``None``."""
+        claimed = await self.claim_jobs(1, worker_id="dequeue", lease_timeout=300.0)
+        return claimed[0] if claimed else None
+
+    @abstractmethod
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> set[str]:
+        """Record many outcomes at once; return the ids of those accepted (claim still held)."""
+
+    @abstractmethod
+    async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
+        """Renew the leases of the worker's running jobs; return the ids it still holds."""
+
+    @abstractmethod
+    async def release_jobs(self, claims: Sequence[tuple[str, str]]) -> int:
+        """Put claimed jobs (id, lease_token) back to pending without counting the attempt."""
+
+    @abstractmethod
+    async def recover_expired_leases(self) -> tuple[int, int]:
+        """Return expired running jobs to pending, or fail those out of attempts: (requeued, failed)."""
+
+    @abstractmethod
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending or running job; False if it was already finished or does not exist."""
+
+    @abstractmethod
+    async def retry_job(self, job_id: str) -> bool:
+        """Send a failed or cancelled job back to pending with fresh attempts; False otherwise."""
+
+    @abstractmethod
+    async def purge(
+        self,
+        older_than: float,
+        statuses: Sequence[JobStatus | str],
+        *,
+        batch_size: int = 5000,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete jobs in ``statuses`` that finished more than ``older_than`` seconds ago."""
+
+    # -- schedules ----------------------------------------------------------------------------
+    @abstractmethod
+    async def create_schedule(self, schedule: Schedule) -> None:
+        """Insert a schedule; raises ``ScheduleExistsError`` or ``ValueError``, writing nothing."""
+
+    @abstractmethod
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        """The schedule with that id, or ``None``."""
+
+    @abstractmethod
+    async def list_schedules(self, enabled_only: bool = False) -> list[Schedule]:
+        """Every schedule, by id."""
+
+    @abstractmethod
+    async def update_schedule(self, schedule: Schedule) -> None:
+        """Replace a schedule's fields; raises ``ScheduleNotFoundError``."""
+
+    @abstractmethod
+    async def update_schedule_next_run(self, schedule_id: str, next_run: float, last_run: float | None) -> None:
+        """Set when a schedule fires next and last fired."""
+
+    @abstractmethod
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Delete a schedule; False if there was none."""
+
+    @abstractmethod
+    async def fire_due_schedules(self, now: float) -> list[str]:
+        """Enqueue one job for every enabled schedule due at ``now``, exactly once across workers.
+
+        Returns the ids of the jobs enqueued.
+        """
+
+    # -- workers ------------------------------------------------------------------------------
+    @abstractmethod
+    async def register_worker(self, worker_id: str, *, queues: Sequence[str] | None, concurrency: int) -> None:
+        """Record a live worker (for operators' tools)."""
+
+    @abstractmethod
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped."""
+
+    async def listen(self, on_notify: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
+        """Call ``on_notify`` whenever new jobs are committed; return an async stop function.
+
+        Stores without push notifications return ``None`` and workers poll instead.
+        """
+        return None

@@ -1,0 +1,644 @@
+"""SQLAlchemyStorage: the job store on SQLite, PostgreSQL and MySQL/MariaDB through async SQLAlchemy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, insert, select, tuple_, update
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from .. import errors, scheduling
+from ..models import FINISHED_STATUSES, Job, JobStatus, Schedule
+from ..serialization import dumps_payload
+from . import records
+from .base import BaseStorage, NewJob, Outcome
+from .listener import Subscription
+from .schema import SCHEMA_VERSION, jobs, meta, metadata, schedules, workers
+from .urls import engine_options, is_memory_sqlite, parse_url
+
+logger = logging.getLogger(__name__)
+
+#: Rows per INSERT when enqueueing in bulk (keeps statements under every driver's parameter limit).
+INSERT_BATCH_SIZE = 1000
+
+_PENDING = JobStatus.PENDING.value
+_RUNNING = JobStatus.RUNNING.value
+
+
+class SQLAlchemyStorage(BaseStorage):
+    """A job store on any database SQLAlchemy reaches with an async driver.
+
+    ``url`` is ``sqlite+aiosqlite:///path`` (or ``:memory:``), ``postgresql+asyncpg://…`` or
+    ``mysql+aiomysql://…``; ``engine_options`` go to :func:`sqlalchemy.ext.asyncio.create_async_engine`.
+    Call :meth:`initialize` first (or use ``async with``), :meth:`close` last.
+    """
+
+    def __init__(self, url: str | URL, **engine_options_: Any) -> None:
+        self.url: URL = parse_url(url)
+        self.dialect: str = "mysql" if self.url.get_backend_name() == "mariadb" else self.url.get_backend_name()
+        self._engine_options = {**engine_options(self.url), **engine_options_}
+        self._engine: AsyncEngine | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SQLAlchemyStorage({self.url.render_as_string(hide_password=True)!r})"
+
+    # -- life cycle ---------------------------------------------------------------------------
+    @property
+    def engine(self) -> AsyncEngine:
+        """The async engine; raises until :meth:`initialize` ran and after :meth:`close`."""
+        if self._closed:
+            raise errors.StorageClosedError()
+        if self._engine is None:
+            raise errors.StorageNotInitializedError()
+        return self._engine
+
+    @property
+    def supports_notifications(self) -> bool:
+        """PostgreSQL pushes a NOTIFY for each committed enqueue."""
+        return self.dialect == "postgresql"
+
+    async def initialize(self) -> None:
+        """Connect and create the tables if they are missing. Idempotent; safe when processes race."""
+        if self._closed:
+            raise errors.StorageClosedError()
+        if self._engine is None:
+            self._engine = create_async_engine(self.url, **self._engine_options)
+            if self.dialect == "sqlite":
+                self._configure_sqlite(self._engine, memory=is_memory_sqlite(self.url))
+        for attempt in range(5):
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all, checkfirst=True)
+                break
+            except (OperationalError, ProgrammingError, IntegrityError) as exc:
+                # Another process created the same table between our check and our CREATE.
+                if attempt == 4:
+                    raise errors.StorageError(f"Could not create the DBJobQ tables: {exc}") from exc
+                await asyncio.sleep(0.05 * (attempt + 1))
+            except (DBAPIError, OSError) as exc:
+                raise errors.StorageError(f"Could not connect to {self!r}: {exc}") from exc
+        await self._check_schema_version()
+
+    @staticmethod
+    def _configure_sqlite(engine: AsyncEngine, *, memory: bool) -> None:
+        # WAL lets readers work beside the single writer; the busy timeout makes several processes
+        # queue for the write lock instead of failing; NORMAL sync is durable across process crashes.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    async def _check_schema_version(self) -> None:
+        async with self._transaction() as conn:
+            value = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar()
+            if value is None:
+                with contextlib.suppress(IntegrityError):
+                    async with conn.begin_nested():
+                        await conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(value) > SCHEMA_VERSION:
+                raise errors.StorageError(
+                    f"The database has DBJobQ schema version {value}, newer than this dbjobq "
+                    f"({SCHEMA_VERSION}): upgrade dbjobq"
+                )
+
+    async def close(self) -> None:
+        """Dispose of the engine. The storage refuses use afterwards."""
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = None
+        self._closed = True
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction on a pooled connection, with driver errors wrapped in StorageError."""
+        engine = self.engine
+        try:
+            async with engine.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise errors.StorageError(f"Database error: {exc.orig!r}") from exc
+        except OSError as exc:
+            raise errors.StorageError(f"Database connection error: {exc!r}") from exc
+
+    # -- jobs ---------------------------------------------------------------------------------
+    async def enqueue(
+        self,
+        job_type: str,
+        data: dict[str, Any] | str | None = None,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        max_retries: int = 0,
+        execute_at: float | None = None,
+        connection: Any = None,
+    ) -> str:
+        """Insert one pending job and return its id (inside ``connection``'s transaction if given)."""
+        new = NewJob(job_type, dumps_payload(data), queue, priority, max_retries, execute_at)
+        return (await self.enqueue_many([new], connection=connection))[0]
+
+    async def enqueue_many(self, jobs_: Sequence[NewJob], *, connection: Any = None) -> list[str]:
+        """Insert many jobs, one INSERT round trip per :data:`INSERT_BATCH_SIZE` rows; ids in order."""
+        now = time.time()
+        rows = [_new_job_row(new, now) for new in jobs_]
+        if not rows:
+            return []
+        if connection is not None:
+            # The caller's AsyncConnection or AsyncSession: the jobs commit or roll back with it.
+            for start in range(0, len(rows), INSERT_BATCH_SIZE):
+                await connection.execute(insert(jobs), rows[start : start + INSERT_BATCH_SIZE])
+        else:
+            async with self._transaction() as conn:
+                for start in range(0, len(rows), INSERT_BATCH_SIZE):
+                    await conn.execute(insert(jobs), rows[start : start + INSERT_BATCH_SIZE])
+        return [row["id"] for row in rows]
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job with that id, or ``None``."""
+        async with self._transaction() as conn:
+            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).mappings().first()
+        return None if row is None else records.job_from_row(row)
+
+    async def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        queue: str | None = None,
+        job_type: str | None = None,
+    ) -> list[Job]:
+        """Jobs in creation order, optionally filtered by status, queue and type."""
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        if offset < 0:
+            raise ValueError("offset must be >= 0")
+        stmt = select(jobs).order_by(jobs.c.created_at, jobs.c.id).offset(offset or None).limit(limit)
+        if status is not None:
+            stmt = stmt.where(jobs.c.status == JobStatus.parse(status).value)
+        if queue is not None:
+            stmt = stmt.where(jobs.c.queue == queue)
+        if job_type is not None:
+            stmt = stmt.where(jobs.c.type == job_type)
+        async with self._transaction() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [records.job_from_row(row) for row in rows]
+
+    async def count_jobs(self) -> dict[tuple[str, str], int]:
+        """Job counts keyed by (queue, status)."""
+        stmt = select(jobs.c.queue, jobs.c.status, func.count()).group_by(jobs.c.queue, jobs.c.status)
+        async with self._transaction() as conn:
+            return {(q, s): n for q, s, n in (await conn.execute(stmt)).all()}
+
+    async def oldest_pending(self) -> float | None:
+        """Epoch seconds at which the longest-waiting due pending job became due, or ``None``."""
+        stmt = select(func.min(jobs.c.execute_at)).where(
+            jobs.c.status == _PENDING, jobs.c.execute_at <= time.time()
+        )
+        async with self._transaction() as conn:
+            return (await conn.execute(stmt)).scalar()
+
+    async def count_finished_since(self, since: float) -> int:
+        """How many jobs finished (completed or failed) at or after ``since``."""
+        stmt = select(func.count()).where(
+            jobs.c.status.in_([JobStatus.COMPLETED.value, JobStatus.FAILED.value]), jobs.c.finished_at >= since
+        )
+        async with self._transaction() as conn:
+            return int((await conn.execute(stmt)).scalar() or 0)
+
+    async def claim_jobs(
+        self, limit: int, *, worker_id: str, lease_timeout: float, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs in one round trip (two statements in one transaction on MySQL)."""
+        if limit <= 0:
+            return []
+        now = time.time()
+        token = records.new_token()
+        due: ColumnElement[bool] = and_(jobs.c.status == _PENDING, jobs.c.execute_at <= now)
+        if queues:
+            due = and_(due, jobs.c.queue.in_(list(queues)))
+        order = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
+        claimed_values: dict[str, Any] = {
+            "status": _RUNNING,
+            "worker_id": worker_id,
+            "lease_token": token,
+            "lease_expires_at": now + lease_timeout,
+            "started_at": now,
+            "updated_at": now,
+        }
+        async with self._transaction() as conn:
+            if self.dialect == "mysql":
+                # MySQL/MariaDB have no UPDATE … RETURNING and refuse LIMIT in an IN subquery: lock the
+                # rows with SKIP LOCKED, then update them, in one transaction.
+                locked = select(jobs).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+                rows = [dict(r) for r in (await conn.execute(locked)).mappings().all()]
+                if not rows:
+                    return []
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id.in_([r["id"] for r in rows]))
+                    .values(attempts=jobs.c.attempts + 1, **claimed_values)
+                )
+                for row in rows:
+                    row.update(claimed_values, attempts=row["attempts"] + 1)
+            else:
+                # One statement. PostgreSQL skips rows other claimers hold (FOR UPDATE SKIP LOCKED);
+                # SQLite has a single writer, so the UPDATE is atomic as it stands.
+                picked = select(jobs.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+                stmt = (
+                    update(jobs)
+                    .where(jobs.c.id.in_(picked.scalar_subquery()))
+                    .values(attempts=jobs.c.attempts + 1, **claimed_values)
+                    .returning(*jobs.c)
+                )
+                rows = [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
+        claimed = [records.job_from_row(row) for row in rows]
+        claimed.sort(key=lambda j: (-j.priority, j.execute_at or 0, j.id))
+        return claimed
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> set[str]:
+        """Record outcomes in one transaction, one UPDATE per kind of outcome; return the accepted ids."""
+        if not outcomes:
+            return set()
+        now = time.time()
+        groups: dict[tuple[Any, ...], list[Outcome]] = {}
+        for outcome in outcomes:
+            key = (outcome.status, outcome.result, outcome.error, outcome.execute_at)
+            groups.setdefault(key, []).append(outcome)
+        accepted: set[str] = set()
+        async with self._transaction() as conn:
+            for (status, result, error, execute_at), members in groups.items():
+                values: dict[str, Any] = {
+                    "status": status.value,
+                    "updated_at": now,
+                    "lease_token": None,
+                    "lease_expires_at": None,
+                    "result": result,
+                }
+                if error is not None:
+                    values["error"] = error
+                if status is JobStatus.PENDING:
+                    values["execute_at"] = execute_at if execute_at is not None else now
+                else:
+                    values["finished_at"] = now
+                claims = [(o.job_id, o.lease_token) for o in members]
+                accepted |= await self._update_claimed(conn, claims, values)
+        return accepted
+
+    async def _update_claimed(
+        self, conn: AsyncConnection, claims: Sequence[tuple[str, str]], values: dict[str, Any]
+    ) -> set[str]:
+        """Apply ``values`` to the running jobs that still hold these (id, token) claims (fencing)."""
+        held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(list(claims)), jobs.c.status == _RUNNING)
+        if self.dialect == "mysql":
+            ids = set((await conn.execute(select(jobs.c.id).where(held).with_for_update())).scalars().all())
+            if ids:
+                await conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(**values))
+            return ids
+        result = await conn.execute(update(jobs).where(held).values(**values).returning(jobs.c.id))
+        return set(result.scalars().all())
+
+    async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
+        """Renew the leases of the worker's running jobs and its heartbeat; return the ids it holds."""
+        now = time.time()
+        mine = and_(jobs.c.worker_id == worker_id, jobs.c.status == _RUNNING)
+        async with self._transaction() as conn:
+            await conn.execute(update(workers).where(workers.c.id == worker_id).values(last_heartbeat=now))
+            renew = update(jobs).where(mine).values(lease_expires_at=now + lease_timeout)
+            if self.dialect == "mysql":
+                await conn.execute(renew)
+                return set((await conn.execute(select(jobs.c.id).where(mine))).scalars().all())
+            return set((await conn.execute(renew.returning(jobs.c.id))).scalars().all())
+
+    async def release_jobs(self, claims: Sequence[tuple[str, str]]) -> int:
+        """Put claimed jobs back to pending without counting the interrupted attempt."""
+        if not claims:
+            return 0
+        now = time.time()
+        values = {
+            "status": _PENDING,
+            "attempts": jobs.c.attempts - 1,
+            "worker_id": None,
+            "lease_token": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        async with self._transaction() as conn:
+            return len(await self._update_claimed(conn, claims, values))
+
+    async def recover_expired_leases(self) -> tuple[int, int]:
+        """Requeue running jobs whose lease expired (their worker died); fail those out of attempts."""
+        now = time.time()
+        expired = and_(jobs.c.status == _RUNNING, jobs.c.lease_expires_at < now)
+        cleared = {"worker_id": None, "lease_token": None, "lease_expires_at": None, "updated_at": now}
+        async with self._transaction() as conn:
+            failed = await conn.execute(
+                update(jobs)
+                .where(expired, jobs.c.attempts > jobs.c.max_retries)
+                .values(
+                    status=JobStatus.FAILED.value,
+                    finished_at=now,
+                    error="WorkerLost: the worker running this job stopped renewing its lease (it crashed "
+                    "or was killed) and the job has no retries left",
+                    **cleared,
+                )
+            )
+            requeued = await conn.execute(
+                update(jobs)
+                .where(expired)
+                .values(
+                    status=_PENDING,
+                    execute_at=now,
+                    error="WorkerLost: the worker running this job stopped renewing its lease; requeued",
+                    **cleared,
+                )
+            )
+        if requeued.rowcount or failed.rowcount:
+            logger.warning(
+                "Recovered jobs from lost workers: %d requeued, %d failed",
+                requeued.rowcount,
+                failed.rowcount,
+                extra={"action": "recover_leases"},
+            )
+        return requeued.rowcount, failed.rowcount
+
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending or running job. A running job's late outcome is then rejected."""
+        now = time.time()
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status.in_([_PENDING, _RUNNING]))
+            .values(
+                status=JobStatus.CANCELLED.value,
+                finished_at=now,
+                updated_at=now,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        )
+        async with self._transaction() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Send a failed or cancelled job back to pending, due now, with its attempts reset."""
+        now = time.time()
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.FAILED.value, JobStatus.CANCELLED.value]))
+            .values(
+                status=_PENDING,
+                attempts=0,
+                execute_at=now,
+                updated_at=now,
+                started_at=None,
+                finished_at=None,
+                worker_id=None,
+            )
+        )
+        async with self._transaction() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def purge(
+        self,
+        older_than: float,
+        statuses: Sequence[JobStatus | str] = FINISHED_STATUSES,
+        *,
+        batch_size: int = 5000,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete finished jobs older than ``older_than`` seconds, in batches; return how many."""
+        if older_than < 0 or not math.isfinite(older_than):
+            raise ValueError("older_than must be a non-negative number of seconds")
+        wanted = [JobStatus.parse(s) for s in statuses]
+        if any(s not in FINISHED_STATUSES for s in wanted):
+            raise ValueError("Only finished jobs (completed, failed, cancelled) can be purged")
+        cutoff = time.time() - older_than
+        victims = (
+            select(jobs.c.id)
+            .where(jobs.c.status.in_([s.value for s in wanted]), jobs.c.finished_at < cutoff)
+            .limit(batch_size)
+        )
+        total = 0
+        while True:
+            async with self._transaction() as conn:
+                ids = (await conn.execute(victims)).scalars().all()
+                if ids:
+                    await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+            total += len(ids)
+            if on_progress is not None and ids:
+                on_progress(len(ids))
+            if len(ids) < batch_size:
+                return total
+
+    # -- schedules ----------------------------------------------------------------------------
+    async def create_schedule(self, schedule: Schedule) -> None:
+        """Insert a schedule after validating it; nothing is written if it is invalid or taken."""
+        row = _schedule_row(schedule)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(schedules).values(created_at=row["updated_at"], **row))
+        except IntegrityError:
+            raise errors.ScheduleExistsError(
+                f"A schedule with id {schedule.id!r} already exists: choose another id, or change it "
+                "with update_schedule()"
+            ) from None
+        except DBAPIError as exc:
+            raise errors.StorageError(f"Database error: {exc.orig!r}") from exc
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        """The schedule with that id, or ``None``."""
+        async with self._transaction() as conn:
+            row = (await conn.execute(select(schedules).where(schedules.c.id == schedule_id))).mappings().first()
+        return None if row is None else records.schedule_from_row(row)
+
+    async def list_schedules(self, enabled_only: bool = False) -> list[Schedule]:
+        """Every schedule (or only the enabled ones), by id."""
+        stmt = select(schedules).order_by(schedules.c.id)
+        if enabled_only:
+            stmt = stmt.where(schedules.c.enabled.is_(True))
+        async with self._transaction() as conn:
+            return [records.schedule_from_row(r) for r in (await conn.execute(stmt)).mappings().all()]
+
+    async def update_schedule(self, schedule: Schedule) -> None:
+        """Replace a schedule's fields (validated first); raises ``ScheduleNotFoundError``."""
+        row = _schedule_row(schedule)
+        async with self._transaction() as conn:
+            result = await conn.execute(update(schedules).where(schedules.c.id == schedule.id).values(**row))
+        if not result.rowcount:
+            raise errors.ScheduleNotFoundError(f"No schedule has id {schedule.id!r}")
+
+    async def update_schedule_next_run(self, schedule_id: str, next_run: float, last_run: float | None) -> None:
+        """Set when a schedule fires next and when it last fired."""
+        stmt = (
+            update(schedules)
+            .where(schedules.c.id == schedule_id)
+            .values(next_run=next_run, last_run=last_run, updated_at=time.time())
+        )
+        async with self._transaction() as conn:
+            result = await conn.execute(stmt)
+        if not result.rowcount:
+            raise errors.ScheduleNotFoundError(f"No schedule has id {schedule_id!r}")
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Delete a schedule; False if there was none."""
+        async with self._transaction() as conn:
+            return bool((await conn.execute(delete(schedules).where(schedules.c.id == schedule_id))).rowcount)
+
+    async def fire_due_schedules(self, now: float) -> list[str]:
+        """Enqueue each due occurrence exactly once, however many workers run this at the same time.
+
+        The schedule's move to its next fire time is a compare-and-set (``next_run`` still due and
+        still before the new value) in the same transaction as the job's insert: of several workers
+        that read the same due schedule, exactly one sees its UPDATE match and inserts the job.
+        """
+        due = select(schedules).where(schedules.c.enabled.is_(True), schedules.c.next_run <= now)
+        async with self._transaction() as conn:
+            candidates = [records.schedule_from_row(r) for r in (await conn.execute(due)).mappings().all()]
+        fired: list[str] = []
+        for schedule in candidates:
+            try:
+                following = scheduling.next_after(schedule, now)
+            except ValueError:
+                logger.exception("Schedule %s has an invalid expression; skipped", schedule.id)
+                continue
+            async with self._transaction() as conn:
+                moved = await conn.execute(
+                    update(schedules)
+                    .where(
+                        schedules.c.id == schedule.id,
+                        schedules.c.enabled.is_(True),
+                        schedules.c.next_run <= now,
+                        schedules.c.next_run < following,
+                    )
+                    .values(next_run=following, last_run=now, updated_at=now)
+                )
+                if moved.rowcount != 1:
+                    continue  # another worker fired this occurrence
+                new = NewJob(
+                    schedule.job_type,
+                    dumps_payload(schedule.job_data),
+                    schedule.queue,
+                    schedule.priority,
+                    schedule.max_retries,
+                    now,
+                )
+                row = _new_job_row(new, now)
+                await conn.execute(insert(jobs).values(**row))
+            fired.append(row["id"])
+            logger.info(
+                "Schedule %s fired job %s",
+                schedule.id,
+                row["id"],
+                extra={"action": "schedule_fired", "schedule_id": schedule.id, "job_id": row["id"]},
+            )
+        return fired
+
+    # -- workers ------------------------------------------------------------------------------
+    async def register_worker(self, worker_id: str, *, queues: Sequence[str] | None, concurrency: int) -> None:
+        """Record a live worker."""
+        now = time.time()
+        row = {
+            "id": worker_id,
+            "hostname": socket.gethostname()[:255],
+            "pid": os.getpid(),
+            "queues": ",".join(queues) if queues else None,
+            "concurrency": concurrency,
+            "started_at": now,
+            "last_heartbeat": now,
+        }
+        async with self._transaction() as conn:
+            await conn.execute(delete(workers).where(workers.c.id == worker_id))
+            await conn.execute(insert(workers).values(**row))
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget a worker that stopped."""
+        async with self._transaction() as conn:
+            await conn.execute(delete(workers).where(workers.c.id == worker_id))
+
+    async def list_workers(self) -> list[dict[str, Any]]:
+        """Known workers with their last heartbeat."""
+        async with self._transaction() as conn:
+            rows = (await conn.execute(select(workers).order_by(workers.c.started_at))).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def prune_workers(self, older_than: float) -> int:
+        """Forget workers silent for more than ``older_than`` seconds."""
+        stmt = delete(workers).where(workers.c.last_heartbeat < time.time() - older_than)
+        async with self._transaction() as conn:
+            return int((await conn.execute(stmt)).rowcount)
+
+    async def listen(self, on_notify: Callable[[], None]) -> Subscription | None:  # type: ignore[override]
+        """LISTEN for new jobs (PostgreSQL); ``None`` on databases without notifications."""
+        if not self.supports_notifications:
+            return None
+        try:
+            return await Subscription.open(self.engine, on_notify)
+        except (DBAPIError, OSError) as exc:
+            raise errors.StorageError(f"Could not LISTEN: {exc!r}") from exc
+
+
+def _new_job_row(new: NewJob, now: float) -> dict[str, Any]:
+    if not new.type or not isinstance(new.type, str):
+        raise ValueError("The job type must be a non-empty string")
+    if len(new.type) > 255:
+        raise ValueError("The job type is longer than 255 characters")
+    if not new.queue or not isinstance(new.queue, str) or len(new.queue) > 64:
+        raise ValueError("queue must be a non-empty string of at most 64 characters")
+    if not isinstance(new.priority, int) or isinstance(new.priority, bool):
+        raise TypeError("priority must be an int")
+    if not isinstance(new.max_retries, int) or new.max_retries < 0:
+        raise ValueError("max_retries must be an int >= 0")
+    if new.execute_at is not None and not math.isfinite(new.execute_at):
+        raise ValueError("execute_at must be finite epoch seconds")
+    return {
+        "id": records.new_job_id(),
+        "type": new.type,
+        "queue": new.queue,
+        "data": new.data,
+        "status": _PENDING,
+        "priority": new.priority,
+        "attempts": 0,
+        "max_retries": new.max_retries,
+        "error": None,
+        "result": None,
+        "created_at": now,
+        "updated_at": now,
+        "execute_at": now if new.execute_at is None else new.execute_at,
+        "started_at": None,
+        "finished_at": None,
+        "worker_id": None,
+        "lease_token": None,
+        "lease_expires_at": None,
+    }
+
+
+def _schedule_row(schedule: Schedule) -> dict[str, Any]:
+    scheduling.validate_schedule(schedule)
+    return {
+        "id": schedule.id,
+        "job_type": schedule.job_type,
+        "job_data": dumps_payload(schedule.job_data),
+        "queue": schedule.queue,
+        "schedule_type": str(schedule.schedule_type),
+        "schedule_expression": schedule.schedule_expression,
+        "next_run": float(schedule.next_run),
+        "last_run": schedule.last_run,
+        "enabled": bool(schedule.enabled),
+        "priority": schedule.priority,
+        "max_retries": schedule.max_retries,
+        "updated_at": time.time(),
+    }

@@ -1,0 +1,66 @@
+"""Database URLs: which ones DBJobQ accepts and the engine options each database gets."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from ..errors import ConfigurationError
+
+#: Supported backend -> (async driver, extra that installs it).
+ASYNC_DRIVERS: dict[str, tuple[str, str]] = {
+    "sqlite": ("aiosqlite", "dbjobq"),
+    "postgresql": ("asyncpg", "dbjobq[postgres]"),
+    "mysql": ("aiomysql", "dbjobq[mysql]"),
+    "mariadb": ("aiomysql", "dbjobq[mysql]"),
+}
+_BACKEND_ALIASES = {"postgres": "postgresql"}
+
+
+def parse_url(url: str | URL) -> URL:
+    """Validate an async database URL, or raise ``ConfigurationError`` naming the URL to use."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        raise ConfigurationError(
+            f"Invalid database URL {url!r}: expected e.g. sqlite+aiosqlite:///jobs.db, "
+            "postgresql+asyncpg://user@host/db or mysql+aiomysql://user@host/db"
+        ) from None
+    backend = _BACKEND_ALIASES.get(parsed.get_backend_name(), parsed.get_backend_name())
+    if backend not in ASYNC_DRIVERS:
+        raise ConfigurationError(
+            f"Unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)!r}: "
+            "DBJobQ supports SQLite, PostgreSQL and MySQL/MariaDB"
+        )
+    driver, extra = ASYNC_DRIVERS[backend]
+    if parsed.get_driver_name() != driver:
+        suggested = parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=True)
+        raise ConfigurationError(
+            f"{parsed.drivername!r} is not an async driver URL: DBJobQ needs {backend}+{driver}, "
+            f"e.g. {suggested}"
+        )
+    if importlib.util.find_spec(driver) is None:
+        raise ConfigurationError(f"The {driver} driver is not installed: pip install '{extra}'")
+    return parsed
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """True for an in-memory SQLite database."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def engine_options(url: URL) -> dict[str, Any]:
+    """Default ``create_async_engine`` options for the database of ``url``."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        # SQLite has one writer at a time: one connection per process queues this process's work
+        # instead of failing with "database is locked", and keeps an in-memory database alive.
+        return {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+    if backend in ("mysql", "mariadb"):
+        # READ COMMITTED avoids InnoDB gap locks between concurrent claimers.
+        return {"isolation_level": "READ COMMITTED", "pool_recycle": 3600, "pool_size": 10, "max_overflow": 10}
+    return {"pool_size": 10, "max_overflow": 10}
