@@ -1,0 +1,21 @@
+"""The `dbjobq` command line."""
+
+from __future__ import annotations
+
+from .worker_options import (
+    WORKER_OPTIONS,
+    add_argparse_worker_options,
+    click_worker_options,
+    configure_logging,
+    run_worker_blocking,
+    worker_kwargs,
+)
+
+__all__ = [
+    "WORKER_OPTIONS",
+    "add_argparse_worker_options",
+    "click_worker_options",
+    "configure_logging",
+    "run_worker_blocking",
+    "worker_kwargs",
+]
