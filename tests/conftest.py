@@ -44,10 +44,20 @@ def _url_for(name: str, server_urls: dict[str, str | Server], tmp_path: Path) ->
 @pytest.fixture(params=DATABASES)
 def db_name(request: pytest.FixtureRequest) -> str:
     """Each database name in turn; ``@pytest.mark.databases("postgresql")`` narrows the set."""
-    marker = request.node.get_closest_marker("databases")
-    if marker is not None and request.param not in marker.args:
-        pytest.skip(f"not applicable to {request.param}")
     return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the database variants a ``databases`` marker excludes (they are not skips)."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("databases")
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("db_name") if callspec is not None else None
+        (dropped if marker is not None and name is not None and name not in marker.args else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture

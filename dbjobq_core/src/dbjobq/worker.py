@@ -129,6 +129,7 @@ class Worker:
         self._stopping: asyncio.Event | None = None
         self._stopped: asyncio.Event | None = None
         self._outcome_ready: asyncio.Event | None = None
+        self._flush_lock = asyncio.Lock()
         self._idle: asyncio.Event | None = None
 
     def __repr__(self) -> str:
@@ -471,6 +472,10 @@ class Worker:
 
     async def _flush(self, final: bool = False) -> None:
         """Record buffered outcomes. Failed writes stay buffered (final: retried a few times)."""
+        async with self._flush_lock:  # a concurrent flush must land before anyone counts on it
+            await self._flush_locked(final)
+
+    async def _flush_locked(self, final: bool) -> None:
         attempts = 5 if final else 1
         for attempt in range(attempts):
             if not self._outcomes:

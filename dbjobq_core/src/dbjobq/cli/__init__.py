@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .app import cli, main
 from .worker_options import (
     WORKER_OPTIONS,
     add_argparse_worker_options,
@@ -14,8 +15,10 @@ from .worker_options import (
 __all__ = [
     "WORKER_OPTIONS",
     "add_argparse_worker_options",
+    "cli",
     "click_worker_options",
     "configure_logging",
+    "main",
     "run_worker_blocking",
     "worker_kwargs",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -13,13 +14,25 @@ from ..models import Job, JobStatus, Schedule
 from ..serialization import loads
 
 
+_id_lock = threading.Lock()
+_last_id: list[int] = [0, 0]  # [milliseconds, random tail] of the last id made in this process
+
+
 def new_job_id() -> str:
-    """A time-ordered UUID (version 7 layout): ids sort by creation time, which keeps B-tree inserts local."""
+    """A time-ordered UUID (version 7 layout).
+
+    Ids sort by creation time, which keeps B-tree inserts local and makes ``id`` a fair tie-breaker;
+    within one millisecond the random tail counts up, so ids made by one process stay ordered.
+    """
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (millis & ((1 << 48) - 1)) << 80 | rand
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    with _id_lock:
+        if millis <= _last_id[0]:
+            millis, tail = _last_id[0], _last_id[1] + 1
+        else:
+            tail = int.from_bytes(os.urandom(9), "big") >> 1  # leaves room to count up
+        _last_id[0], _last_id[1] = millis, tail
+    rand_a, rand_b = (tail >> 62) & 0xFFF, tail & ((1 << 62) - 1)
+    value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
     return str(uuid.UUID(int=value))
 
 

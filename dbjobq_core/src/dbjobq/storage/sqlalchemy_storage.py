@@ -155,7 +155,7 @@ class SQLAlchemyStorage(BaseStorage):
     async def enqueue_many(self, jobs_: Sequence[NewJob], *, connection: Any = None) -> list[str]:
         """Insert many jobs, one INSERT round trip per :data:`INSERT_BATCH_SIZE` rows; ids in order."""
         now = time.time()
-        rows = [_new_job_row(new, now) for new in jobs_]
+        rows = [new_job_row(new, now) for new in jobs_]
         if not rows:
             return []
         if connection is not None:
@@ -536,7 +536,7 @@ class SQLAlchemyStorage(BaseStorage):
                     schedule.max_retries,
                     now,
                 )
-                row = _new_job_row(new, now)
+                row = new_job_row(new, now)
                 await conn.execute(insert(jobs).values(**row))
             fired.append(row["id"])
             logger.info(
@@ -591,7 +591,9 @@ class SQLAlchemyStorage(BaseStorage):
             raise errors.StorageError(f"Could not LISTEN: {exc!r}") from exc
 
 
-def _new_job_row(new: NewJob, now: float) -> dict[str, Any]:
+def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
+    """The ``dbjobq_jobs`` row for ``new`` enqueued at ``now`` (validated; adapters that insert with
+    their own ORM, e.g. Django, build rows with this too)."""
     if not new.type or not isinstance(new.type, str):
         raise ValueError("The job type must be a non-empty string")
     if len(new.type) > 255:

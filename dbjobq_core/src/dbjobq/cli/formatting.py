@@ -1,0 +1,175 @@
+"""Output for the command line: rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..models import Job, JobStatus, Schedule
+from .durations import format_duration
+
+#: Column order for statuses in tables.
+STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
+
+_STATUS_STYLES = {
+    "pending": "yellow",
+    "running": "cyan",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr); wide when not a terminal so ids never get cut."""
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal:
+        out = Console(stderr=stderr, highlight=False, width=200)
+    return out
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    click.echo(json.dumps(value, indent=2, default=_json_default, sort_keys=False))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
+def job_dict(job: Job) -> dict[str, Any]:
+    """A job as a JSON-ready dict (every public field; the claim token is left out)."""
+    fields = dataclasses.asdict(job)
+    fields.pop("lease_token", None)
+    fields["status"] = job.status.value
+    return fields
+
+
+def schedule_dict(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as a JSON-ready dict."""
+    fields = dataclasses.asdict(schedule)
+    fields["schedule_type"] = str(schedule.schedule_type)
+    return fields
+
+
+def when(moment: datetime | float | None, now: float | None = None) -> str:
+    """``2026-01-02 03:04:05 (5m ago)`` in UTC, or ``-``."""
+    if moment is None:
+        return "-"
+    stamp = moment.timestamp() if isinstance(moment, datetime) else float(moment)
+    now = time.time() if now is None else now
+    text = datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    delta = stamp - now
+    if abs(delta) < 1:
+        return f"{text} (now)"
+    return f"{text} ({'in ' + format_duration(delta) if delta > 0 else format_duration(-delta) + ' ago'})"
+
+
+def status_text(status: str) -> Text:
+    """A status, coloured."""
+    return Text(status, style=_STATUS_STYLES.get(status, ""))
+
+
+def jobs_table(jobs: Iterable[Job], *, title: str | None = None) -> Table:
+    """One row per job."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("type", overflow="fold")
+    table.add_column("queue")
+    table.add_column("status")
+    table.add_column("prio", justify="right")
+    table.add_column("attempts", justify="right")
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("due / finished (UTC)", no_wrap=True)
+    now = time.time()
+    for job in jobs:
+        last = job.finished_at if job.is_finished else job.execute_at
+        table.add_row(
+            Text(job.id),
+            Text(job.type),
+            Text(job.queue),
+            status_text(job.status.value),
+            str(job.priority),
+            f"{job.attempts}/{job.max_retries + 1}",
+            when(job.created_at, now),
+            when(last, now),
+        )
+    return table
+
+
+def print_job(out: Console, job: Job) -> None:
+    """Every field of one job, then its error (with the traceback) if it has one."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    fields = job_dict(job)
+    error = fields.pop("error")
+    for name, value in fields.items():
+        if name == "status":
+            table.add_row(name, status_text(str(value)))
+        elif isinstance(value, datetime):
+            table.add_row(name, when(value))
+        elif name in ("data", "result"):
+            table.add_row(name, Text(json.dumps(value, default=str)))
+        else:
+            table.add_row(name, Text("-" if value is None else str(value)))
+    out.print(table)
+    if error:
+        out.print()
+        out.print(Text("error:", style="bold red"))
+        out.print(Text(error.rstrip()), soft_wrap=True)
+
+
+def schedules_table(schedules: Iterable[Schedule]) -> Table:
+    """One row per schedule."""
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    table.add_column("job type", overflow="fold")
+    table.add_column("every / cron")
+    table.add_column("enabled")
+    table.add_column("queue")
+    table.add_column("next run (UTC)", no_wrap=True)
+    table.add_column("last run (UTC)", no_wrap=True)
+    now = time.time()
+    for schedule in schedules:
+        if str(schedule.schedule_type) == "interval":
+            rhythm = f"every {format_duration(float(schedule.schedule_expression))}"
+        else:
+            rhythm = f"cron {schedule.schedule_expression}"
+        table.add_row(
+            Text(schedule.id),
+            Text(schedule.job_type),
+            Text(rhythm),
+            Text("yes", style="green") if schedule.enabled else Text("no", style="dim"),
+            Text(schedule.queue),
+            when(schedule.next_run, now) if schedule.enabled else Text("-"),
+            when(schedule.last_run, now),
+        )
+    return table
+
+
+def counts_table(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, int]) -> Table:
+    """Job counts: one row per queue, one column per status, and a total row."""
+    table = Table(title="Jobs by queue and status", title_justify="left")
+    table.add_column("queue")
+    for status in STATUSES:
+        table.add_column(status, justify="right", style=_STATUS_STYLES[status])
+    table.add_column("total", justify="right", style="bold")
+    for queue_name in sorted(counts):
+        row = counts[queue_name]
+        table.add_row(Text(queue_name), *[str(row.get(s, 0)) for s in STATUSES], str(sum(row.values())))
+    if len(counts) != 1:
+        table.add_row(Text("all", style="bold"), *[str(totals.get(s, 0)) for s in STATUSES],
+                      str(sum(totals.values())))
+    return table

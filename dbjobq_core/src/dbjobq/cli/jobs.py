@@ -1,0 +1,198 @@
+"""Sub-commands about jobs: init-db, enqueue, jobs, job, retry, cancel and purge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ..errors import InvalidJobStateError, JobNotFoundError
+from ..models import FINISHED_STATUSES, Job, JobStatus
+from ..queue import JobQueue
+from . import formatting
+from .durations import DURATION, format_duration
+from .imports import import_modules
+from .main import CliState, pass_state
+from .params import JSON_OBJECT
+
+_STATUS_CHOICE = click.Choice([s.value for s in JobStatus], case_sensitive=False)
+_FINISHED_CHOICE = click.Choice([s.value for s in FINISHED_STATUSES], case_sensitive=False)
+
+
+@click.command("init-db", short_help="Create the tables if they are missing.")
+@pass_state
+def init_db(state: CliState) -> None:
+    """Create DBJobQ's tables if they are missing (safe to run again)."""
+
+    async def work(queue: JobQueue) -> None:
+        return None
+
+    state.run(work)
+    click.echo(f"DBJobQ tables are ready in {state.storage().url.render_as_string(hide_password=True)}")
+
+
+@click.command(short_help="Add a job; print its id.")
+@click.argument("job_type")
+@click.argument("data", required=False, type=JSON_OBJECT)
+@click.option("--delay", type=DURATION, help="Run no sooner than this from now, e.g. 30s, 15m, 2h.")
+@click.option("--priority", type=int, help="Higher runs first. [default: the job's, else 0]")
+@click.option("--queue", "queue_name", metavar="QUEUE", help="Queue to put it on. [default: the job's, else default]")
+@click.option("--max-retries", type=click.IntRange(min=0), help="Retries after the first attempt. [default: the job's, else 0]")
+@click.option("--import", "-i", "imports", multiple=True, metavar="MODULE",
+              help="Import this module first, so the job's @job() defaults apply (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print {\"id\": …} as JSON.")
+@pass_state
+def enqueue(
+    state: CliState,
+    job_type: str,
+    data: dict[str, Any] | None,
+    delay: float | None,
+    priority: int | None,
+    queue_name: str | None,
+    max_retries: int | None,
+    imports: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Add a job of type JOB_TYPE with DATA, a JSON object ('-' reads it from stdin); print its id.
+
+    JOB_TYPE is the name the function is registered under: module.function unless @job(name=...) says
+    otherwise, e.g. dbjobq enqueue myapp.jobs.send_email '{"to": "ann@example.com"}'.
+    """
+    import_modules(imports)
+
+    async def work(queue: JobQueue) -> str:
+        return await queue.enqueue(
+            job_type, data, delay=delay, priority=priority, max_retries=max_retries, queue=queue_name
+        )
+
+    job_id = state.run(work)
+    if as_json:
+        formatting.echo_json({"id": job_id})
+    else:
+        click.echo(job_id)
+
+
+@click.command("jobs", short_help="List jobs (a table, or --json).")
+@click.option("--status", type=_STATUS_CHOICE, help="Only jobs in this status.")
+@click.option("--queue", "queue_name", metavar="QUEUE", help="Only jobs on this queue.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many jobs.")
+@click.option("--offset", type=click.IntRange(min=0), default=None,
+              help="Skip this many of the oldest jobs. [default: show the most recent ones]")
+@click.option("--json", "as_json", is_flag=True, help="Print the jobs as a JSON list.")
+@pass_state
+def list_jobs(
+    state: CliState, status: str | None, queue_name: str | None, limit: int, offset: int | None, as_json: bool
+) -> None:
+    """List jobs, oldest first: by default the most recent --limit of them."""
+
+    async def work(queue: JobQueue) -> tuple[list[Job], int]:
+        counts = await queue.storage.count_jobs()
+        total = sum(
+            n for (q, s), n in counts.items()
+            if (queue_name is None or q == queue_name) and (status is None or s == status)
+        )
+        start = max(0, total - limit) if offset is None else offset
+        return await queue.list_jobs(status=status, limit=limit, offset=start, queue=queue_name), total
+
+    jobs, total = state.run(work)
+    if as_json:
+        formatting.echo_json([formatting.job_dict(job) for job in jobs])
+        return
+    out = formatting.console()
+    if not jobs:
+        out.print("No jobs match." if total else "No jobs.")
+        return
+    out.print(formatting.jobs_table(jobs, title=f"{len(jobs)} of {total} job(s)"))
+
+
+@click.command("job", short_help="Show one job, with its error and traceback.")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@pass_state
+def show_job(state: CliState, job_id: str, as_json: bool) -> None:
+    """Show every field of job JOB_ID, and its last error with the traceback."""
+
+    async def work(queue: JobQueue) -> Job | None:
+        return await queue.get_job(job_id)
+
+    job = state.run(work)
+    if job is None:
+        raise JobNotFoundError(f"No job has id {job_id!r} (dbjobq jobs lists them)")
+    if as_json:
+        formatting.echo_json(formatting.job_dict(job))
+    else:
+        formatting.print_job(formatting.console(), job)
+
+
+@click.command(short_help="Run a failed or cancelled job again.")
+@click.argument("job_id")
+@pass_state
+def retry(state: CliState, job_id: str) -> None:
+    """Send failed or cancelled job JOB_ID back to pending, with its attempts reset."""
+
+    async def work(queue: JobQueue) -> Job | None:
+        if await queue.retry_job(job_id):
+            return None
+        return await queue.get_job(job_id)
+
+    blocking = state.run(work)
+    if blocking is not None:
+        raise InvalidJobStateError(
+            f"Job {job_id} is {blocking.status.value}: only failed or cancelled jobs can be retried"
+        )
+    click.echo(f"Job {job_id} is pending again")
+
+
+@click.command(short_help="Cancel a pending or running job.")
+@click.argument("job_id")
+@pass_state
+def cancel(state: CliState, job_id: str) -> None:
+    """Cancel pending or running job JOB_ID (a running job's late result is then discarded)."""
+
+    async def work(queue: JobQueue) -> Job | None:
+        if await queue.cancel_job(job_id):
+            return None
+        return await queue.get_job(job_id)
+
+    blocking = state.run(work)
+    if blocking is not None:
+        raise InvalidJobStateError(
+            f"Job {job_id} is already {blocking.status.value}: only pending or running jobs can be cancelled"
+        )
+    click.echo(f"Job {job_id} cancelled")
+
+
+@click.command(short_help="Delete finished jobs older than a duration.")
+@click.option("--older-than", type=DURATION, required=True, help="Age since the job finished, e.g. 7d, 12h, 30m.")
+@click.option("--status", "statuses", type=_FINISHED_CHOICE, multiple=True,
+              help="Only jobs in this status (repeatable). [default: completed, failed and cancelled]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="Rows deleted per transaction.")
+@click.option("--json", "as_json", is_flag=True, help="Print {\"deleted\": N} as JSON.")
+@pass_state
+def purge(state: CliState, older_than: float, statuses: tuple[str, ...], batch_size: int, as_json: bool) -> None:
+    """Delete finished jobs older than --older-than, in batches, with progress on a terminal."""
+    wanted = [JobStatus.parse(s) for s in statuses] or list(FINISHED_STATUSES)
+    err = formatting.console(stderr=True)
+    show_progress = err.is_terminal and not as_json
+
+    async def work(queue: JobQueue) -> int:
+        if not show_progress:
+            return await queue.storage.purge(older_than, wanted, batch_size=batch_size)
+        with Progress(
+            SpinnerColumn(), TextColumn("Purging: {task.completed} job(s) deleted"), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as progress:
+            task = progress.add_task("purge", total=None)
+            return await queue.storage.purge(
+                older_than, wanted, batch_size=batch_size, on_progress=lambda n: progress.advance(task, n)
+            )
+
+    deleted = state.run(work)
+    if as_json:
+        formatting.echo_json({"deleted": deleted})
+    else:
+        names = ", ".join(s.value for s in wanted)
+        click.echo(f"Deleted {deleted} job(s) ({names}) finished more than {format_duration(older_than)} ago")
+

@@ -1,0 +1,127 @@
+"""The ``dbjobq`` command group: the database URL, running async work, and turning errors into one line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from .. import __version__
+from ..errors import DBJobQError
+from ..queue import JobQueue
+from ..storage.sqlalchemy_storage import SQLAlchemyStorage
+from ..storage.urls import parse_url
+
+T = TypeVar("T")
+
+#: Environment variable read when ``--url`` is not given.
+URL_ENV = "DBJOBQ_DATABASE_URL"
+#: The database used when neither ``--url`` nor ``DBJOBQ_DATABASE_URL`` is set: a file in the current directory.
+DEFAULT_URL = "sqlite+aiosqlite:///dbjobq.sqlite3"
+
+#: Errors that come from bad input or an unreachable database: shown as one line, never a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (DBJobQError, ValueError, TypeError, LookupError, OSError)
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception's message on a single line."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
+
+
+@dataclass(frozen=True)
+class CliState:
+    """What the group passes to every sub-command."""
+
+    url: str
+
+    def storage(self) -> SQLAlchemyStorage:
+        """A new (not yet initialised) storage for the URL."""
+        return SQLAlchemyStorage(self.url)
+
+    def run(self, work: Callable[[JobQueue], Awaitable[T]]) -> T:
+        """Open the storage, run ``work(queue)`` on a fresh event loop, close the storage."""
+
+        async def main() -> T:
+            storage = self.storage()
+            try:
+                await storage.initialize()
+                return await work(JobQueue(storage))
+            finally:
+                await storage.close()
+
+        return asyncio.run(main())
+
+
+class DBJobQGroup(click.Group):
+    """A click group whose errors are one line on stderr: exit 1 for failures, 2 for usage errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the sub-command, turning expected errors into :class:`click.ClickException`."""
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise click.ClickException(one_line(exc)) from exc
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Like :meth:`click.Group.main`, but a usage error is a single ``Error:`` line too."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # the help text, as click prints it
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "dbjobq"
+            _fail(f"{one_line(exc)} (see '{command} --help')", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(one_line(exc), exc.exit_code)
+        except (click.Abort, EOFError, KeyboardInterrupt):
+            _fail("Aborted.", 1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(
+    cls=DBJobQGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--url",
+    envvar=URL_ENV,
+    show_envvar=True,
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="Database URL with an async driver: sqlite+aiosqlite:///path, postgresql+asyncpg://user@host/db "
+    "or mysql+aiomysql://user@host/db.",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="dbjobq")
+@click.pass_context
+def cli(ctx: click.Context, url: str) -> None:
+    """DBJobQ: an async job queue in your database.
+
+    Run workers, enqueue and inspect jobs, manage recurring schedules. Every command creates the
+    tables if they are missing. Add --json to jobs, job, stats and schedules list for scripts.
+    """
+    parse_url(url)  # a bad URL fails here, before any work, with the URL to use instead
+    ctx.obj = CliState(url)
+
+
+pass_state = click.make_pass_decorator(CliState)

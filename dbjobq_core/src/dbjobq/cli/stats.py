@@ -1,0 +1,83 @@
+"""``dbjobq stats``: counts by queue and status, the oldest due job's wait, recent throughput, workers."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import click
+from rich.text import Text
+
+from ..queue import JobQueue
+from ..storage.sqlalchemy_storage import SQLAlchemyStorage
+from . import formatting
+from .durations import format_duration
+from .main import CliState, pass_state
+
+#: The window for the throughput figure, in seconds.
+THROUGHPUT_WINDOW = 60.0
+
+
+async def collect_stats(queue: JobQueue) -> dict[str, Any]:
+    """Everything ``dbjobq stats`` shows, as a JSON-ready dict."""
+    storage = queue.storage
+    assert isinstance(storage, SQLAlchemyStorage)
+    now = time.time()
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    totals: dict[str, int] = defaultdict(int)
+    for (queue_name, status), n in (await storage.count_jobs()).items():
+        counts[queue_name][status] = n
+        totals[status] += n
+    oldest = await storage.oldest_pending()
+    finished = await storage.count_finished_since(now - THROUGHPUT_WINDOW)
+    workers = await storage.list_workers()
+    return {
+        "counts": {q: dict(sorted(c.items())) for q, c in sorted(counts.items())},
+        "totals": dict(sorted(totals.items())),
+        "oldest_pending_age_seconds": None if oldest is None else max(0.0, now - oldest),
+        "finished_last_minute": finished,
+        "jobs_per_second": round(finished / THROUGHPUT_WINDOW, 3),
+        "workers": [
+            {
+                "id": w["id"],
+                "hostname": w["hostname"],
+                "pid": w["pid"],
+                "queues": w["queues"].split(",") if w["queues"] else None,
+                "concurrency": w["concurrency"],
+                "last_heartbeat_age_seconds": max(0.0, now - w["last_heartbeat"]),
+            }
+            for w in workers
+        ],
+    }
+
+
+@click.command(short_help="Counts by queue and status, wait, throughput, workers.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@pass_state
+def stats(state: CliState, as_json: bool) -> None:
+    """Show job counts by queue and status, how long the oldest due job has waited, jobs finished per
+    second over the last minute, and the registered workers."""
+    figures = state.run(collect_stats)
+    if as_json:
+        formatting.echo_json(figures)
+        return
+    out = formatting.console()
+    if figures["counts"]:
+        out.print(formatting.counts_table(figures["counts"], figures["totals"]))
+    else:
+        out.print("No jobs.")
+    age = figures["oldest_pending_age_seconds"]
+    out.print(Text(f"Oldest due pending job: {'none' if age is None else 'waiting ' + format_duration(age)}"))
+    out.print(Text(
+        f"Throughput: {figures['jobs_per_second']:g} jobs/s over the last minute "
+        f"({figures['finished_last_minute']} finished)"
+    ))
+    workers = figures["workers"]
+    out.print(Text(f"Workers: {len(workers)}"))
+    for worker in workers:
+        queues = ",".join(worker["queues"]) if worker["queues"] else "all queues"
+        out.print(Text(
+            f"  {worker['id']}  concurrency {worker['concurrency']}, {queues}, "
+            f"last heartbeat {format_duration(worker['last_heartbeat_age_seconds'])} ago"
+        ))

@@ -1,0 +1,99 @@
+"""Job functions shared by the core tests (and the worker subprocesses they start)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dbjobq import job
+
+#: Names of the threads sync jobs ran in, by payload "key".
+THREADS: dict[str, str] = {}
+CALLS: list[dict[str, Any]] = []
+
+
+@job()
+def add(data: dict[str, Any]) -> int:
+    return int(data["a"]) + int(data["b"])
+
+
+@job(priority=5, queue="mail", max_retries=2)
+async def send_email(data: dict[str, Any]) -> None:
+    CALLS.append(data)
+
+
+@job(max_retries=2, retry_delay=0)
+def always_fails(data: dict[str, Any]) -> None:
+    raise RuntimeError(f"boom {data.get('n', '')}")
+
+
+@job(max_retries=1)
+def fails_with_backoff(data: dict[str, Any]) -> None:
+    raise KeyError("x")
+
+
+@job(retry_delay=0, max_retries=3)
+def fails_twice(data: dict[str, Any]) -> str:
+    path = Path(data["counter"])
+    count = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(count))
+    if count <= 2:
+        raise ValueError(f"attempt {count} fails")
+    return "ok"
+
+
+@job()
+def record_thread(data: dict[str, Any]) -> str:
+    THREADS[data["key"]] = threading.current_thread().name
+    return threading.current_thread().name
+
+
+@job(timeout=0.2)
+async def too_slow(data: dict[str, Any]) -> None:
+    await asyncio.sleep(30)
+
+
+@job()
+def blocking_sleep(data: dict[str, Any]) -> None:
+    time.sleep(float(data["seconds"]))
+
+
+@job()
+async def wait_for_file(data: dict[str, Any]) -> str:
+    """Runs until the file named in the payload exists (or 60 s pass)."""
+    deadline = time.monotonic() + 60
+    while not os.path.exists(data["path"]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return "released"
+
+
+@job()
+async def noop(data: dict[str, Any]) -> None:
+    return None
+
+
+@job()
+async def log_run(data: dict[str, Any]) -> None:
+    """Appends the job's marker to a file: one line per run, to count executions across processes."""
+    with open(data["log"], "a") as handle:
+        handle.write(f"{data['n']}\n")
+
+
+@job()
+def returns_object(data: dict[str, Any]) -> object:
+    return object()
+
+
+ACTIVE = {"now": 0, "peak": 0}
+
+
+@job()
+async def track_concurrency(data: dict[str, Any]) -> None:
+    ACTIVE["now"] += 1
+    ACTIVE["peak"] = max(ACTIVE["peak"], ACTIVE["now"])
+    await asyncio.sleep(0.02)
+    ACTIVE["now"] -= 1

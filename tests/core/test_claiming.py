@@ -1,0 +1,113 @@
+"""Claiming: every job to exactly one claimer, batches, leases and fencing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import update
+
+from dbjobq import JobQueue, JobStatus
+from dbjobq.storage import Outcome, SQLAlchemyStorage
+from dbjobq.storage.schema import jobs as jobs_table
+from tests.core import jobs
+
+
+async def test_claiming_twenty_concurrent_dequeuers_never_share_a_job(db_url: str, storage: SQLAlchemyStorage) -> None:
+    queue = JobQueue(storage)
+    ids = await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(300)])
+    # Four independent engines (as four processes would have), five dequeuers on each.
+    stores = [storage] + [SQLAlchemyStorage(db_url) for _ in range(3)]
+    for extra in stores[1:]:
+        await extra.initialize()
+    got: list[str] = []
+
+    async def dequeuer(store: SQLAlchemyStorage) -> None:
+        while (job := await store.dequeue()) is not None:
+            got.append(job.id)
+
+    try:
+        await asyncio.gather(*(dequeuer(store) for store in stores for _ in range(5)))
+    finally:
+        for extra in stores[1:]:
+            await extra.close()
+    assert len(got) == len(set(got)) == 300
+    assert set(got) == set(ids)
+
+
+async def test_claiming_takes_a_batch_in_one_call(storage: SQLAlchemyStorage) -> None:
+    queue = JobQueue(storage)
+    await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(10)])
+    batch = await storage.claim_jobs(7, worker_id="w1", lease_timeout=30)
+    assert len(batch) == 7 and len({j.lease_token for j in batch}) == 1
+    assert all(j.status == "running" and j.attempts == 1 and j.worker_id == "w1" for j in batch)
+    assert [j.data["a"] for j in batch] == list(range(7))
+    assert len(await storage.claim_jobs(7, worker_id="w2", lease_timeout=30)) == 3
+
+
+async def test_claiming_respects_queues(storage: SQLAlchemyStorage) -> None:
+    queue = JobQueue(storage)
+    await queue.enqueue(jobs.add, {"a": 1, "b": 1}, queue="a")
+    b = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, queue="b")
+    [claimed] = await storage.claim_jobs(5, worker_id="w", lease_timeout=30, queues=["b"])
+    assert claimed.id == b
+
+
+async def test_claiming_outcomes_recorded_in_batch(storage: SQLAlchemyStorage) -> None:
+    queue = JobQueue(storage)
+    await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(6)])
+    batch = await storage.claim_jobs(6, worker_id="w", lease_timeout=30)
+    outcomes = [Outcome(j.id, j.lease_token or "", JobStatus.COMPLETED, result=str(j.data["a"])) for j in batch[:4]]
+    outcomes.append(Outcome(batch[4].id, batch[4].lease_token or "", JobStatus.FAILED, error="E: x"))
+    outcomes.append(Outcome(batch[5].id, "stale-token", JobStatus.COMPLETED))
+    accepted = await storage.record_outcomes(outcomes)
+    assert accepted == {j.id for j in batch[:5]}
+    assert len(await queue.get_completed_jobs()) == 4
+    [failed] = await queue.get_failed_jobs()
+    assert failed.error == "E: x"
+    [still] = await queue.get_running_jobs()
+    assert still.id == batch[5].id
+
+
+async def test_claiming_expired_lease_is_requeued_and_old_claim_fenced(storage: SQLAlchemyStorage) -> None:
+    queue = JobQueue(storage)
+    job_id = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, max_retries=1)
+    [first] = await storage.claim_jobs(1, worker_id="dead", lease_timeout=30)
+    async with storage.engine.begin() as conn:  # the worker died: its lease ran out
+        await conn.execute(update(jobs_table).values(lease_expires_at=time.time() - 1))
+    assert await storage.recover_expired_leases() == (1, 0)
+    job = await queue.get_job(job_id)
+    assert job is not None and job.status == "pending" and job.attempts == 1 and "WorkerLost" in (job.error or "")
+    [second] = await storage.claim_jobs(1, worker_id="alive", lease_timeout=30)
+    assert second.attempts == 2 and second.lease_token != first.lease_token
+    late = Outcome(first.id, first.lease_token or "", JobStatus.COMPLETED, result='"late"')
+    assert await storage.record_outcomes([late]) == set()
+    assert await storage.record_outcomes([Outcome(second.id, second.lease_token or "", JobStatus.COMPLETED)]) == {
+        job_id
+    }
+
+
+async def test_claiming_job_that_keeps_killing_workers_fails(storage: SQLAlchemyStorage) -> None:
+    queue = JobQueue(storage)
+    job_id = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, max_retries=1)
+    for _ in range(2):
+        await storage.claim_jobs(1, worker_id="dies", lease_timeout=30)
+        async with storage.engine.begin() as conn:
+            await conn.execute(update(jobs_table).values(lease_expires_at=time.time() - 1))
+        await storage.recover_expired_leases()
+    job = await queue.get_job(job_id)
+    assert job is not None and job.status == "failed" and job.attempts == 2 and "WorkerLost" in (job.error or "")
+
+
+async def test_claiming_heartbeat_extends_and_release_returns(storage: SQLAlchemyStorage) -> None:
+    queue = JobQueue(storage)
+    job_id = await queue.enqueue(jobs.add, {"a": 1, "b": 1})
+    [claimed] = await storage.claim_jobs(1, worker_id="w", lease_timeout=5)
+    assert await storage.extend_leases("w", 600) == {job_id}
+    job = await queue.get_job(job_id)
+    assert job is not None and job.lease_expires_at is not None
+    assert job.lease_expires_at.timestamp() > time.time() + 500
+    assert await storage.extend_leases("other", 600) == set()
+    assert await storage.release_jobs([(job_id, claimed.lease_token or "")]) == 1
+    job = await queue.get_job(job_id)
+    assert job is not None and job.status == "pending" and job.attempts == 0 and job.lease_token is None
