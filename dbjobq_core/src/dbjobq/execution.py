@@ -33,8 +33,8 @@ def retry_delay(attempt: int, base: float, cap: float) -> float:
     The delay is drawn between half and all of ``min(cap, base * 2**(attempt-1))`` so that jobs that
     failed together do not all come back at the same instant.
     """
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
-    return ceiling * (0.5 + random.random() / 2)
+    ceiling: float = min(cap, base * (2.0 ** max(0, attempt - 1)))
+    return float(ceiling * (0.5 + random.random() / 2))
 
 
 def format_error(exc: BaseException) -> str:

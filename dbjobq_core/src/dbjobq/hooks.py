@@ -16,7 +16,7 @@ JobEvent = Literal["job_started", "job_succeeded", "job_failed", "job_retried"]
 JOB_EVENTS: tuple[str, ...] = get_args(JobEvent)
 
 #: A hook receives the job and, except for ``job_started``, the result of the run.
-Hook = Callable[[Job, RunResult | None], None | Awaitable[None]]
+Hook = Callable[[Job, RunResult | None], Awaitable[None] | None]
 
 
 class Hooks:

@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -118,6 +118,8 @@ class Worker:
         self._buffer: deque[Job] = deque()
         self._outcomes: list[Outcome] = []
         self._revoked: set[str] = set()
+        self._claims = 0  # claim round trips so far; each job remembers the one that brought it
+        self._claim_number: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
         self._subscription: Any = None
@@ -131,6 +133,7 @@ class Worker:
         self._outcome_ready: asyncio.Event | None = None
         self._flush_lock = asyncio.Lock()
         self._idle: asyncio.Event | None = None
+        self._hurry: asyncio.Event | None = None
 
     def __repr__(self) -> str:
         return f"Worker({self.id!r}, state={self._state})"
@@ -173,6 +176,7 @@ class Worker:
         self._stopped = asyncio.Event()
         self._outcome_ready = asyncio.Event()
         self._idle = asyncio.Event()
+        self._hurry = asyncio.Event()
         if not self._paused:
             self._resumed.set()
         await self.storage.register_worker(self.id, queues=self.queues, concurrency=self.concurrency)
@@ -180,7 +184,7 @@ class Worker:
         self.queue.add_enqueue_listener(self._notify)
         await self._subscribe()
         self._state = "running"
-        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        loops: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
             ("fetch", self._fetch_loop),
             ("flush", self._flush_loop),
             ("heartbeat", self._heartbeat_loop),
@@ -199,6 +203,10 @@ class Worker:
     async def stop(self, timeout: float | None = None) -> None:
         """Stop claiming, let running jobs finish (up to ``timeout``, default ``shutdown_timeout``),
         then put the unfinished ones back to pending. Nothing is lost."""
+        if self._state == "stopping" and timeout == 0 and self._hurry is not None:
+            # Already stopping (a second signal): stop waiting for the running jobs now.
+            self._hurry.set()
+            return
         if self._state != "running":
             return
         assert self._stopping is not None and self._stopped is not None
@@ -215,7 +223,12 @@ class Worker:
         tasks = [task for _, task in self._running.values()]
         if tasks:
             logger.info("Waiting up to %gs for %d running job(s)", timeout, len(tasks))
-            await asyncio.wait(tasks, timeout=timeout)
+            all_done = asyncio.ensure_future(asyncio.wait(tasks))
+            assert self._hurry is not None
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            await asyncio.wait([all_done, hurry], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            all_done.cancel()
+            hurry.cancel()
         interrupted = [(job.id, job.lease_token or "") for job, task in self._running.values() if not task.done()]
         for job, task in list(self._running.values()):
             self._revoked.add(job.id)
@@ -254,6 +267,7 @@ class Worker:
         assert self._stopped is not None and self._idle is not None
         loop = asyncio.get_running_loop()
         installed: list[int] = []
+        stopping: list[asyncio.Future[None]] = []
         signals_seen = 0
 
         def on_signal(signum: int) -> None:
@@ -262,16 +276,15 @@ class Worker:
             name = signal.Signals(signum).name
             if signals_seen == 1:
                 logger.info("%s received: stopping gracefully (send it again to stop now)", name)
-                asyncio.ensure_future(self.stop())
+                stopping.append(asyncio.ensure_future(self.stop()))
             else:
                 logger.warning("%s received again: stopping now", name)
-                asyncio.ensure_future(self.stop(timeout=0))
-                self._signal_all()
+                stopping.append(asyncio.ensure_future(self.stop(timeout=0)))
 
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             try:
-                loop.add_signal_handler(signum, on_signal, signum)
-                installed.append(signum)
+                loop.add_signal_handler(sig, on_signal, int(sig))
+                installed.append(int(sig))
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread, or not supported on this platform
         try:
@@ -356,10 +369,9 @@ class Worker:
                 await self._sleep(delay)
                 continue
             if self._stopping.is_set():
-                self._buffer.extend(claimed)
+                self._add_claimed(claimed, start=False)
                 return
-            self._buffer.extend(claimed)
-            self._start_buffered()
+            self._add_claimed(claimed)
             if len(claimed) == wanted:
                 continue
             if self._burst and not claimed and await self._burst_done():
@@ -382,9 +394,16 @@ class Worker:
         claimed = await self.storage.claim_jobs(
             self.concurrency + self.prefetch, worker_id=self.id, lease_timeout=self.lease_timeout, queues=self.queues
         )
-        self._buffer.extend(claimed)
-        self._start_buffered()
+        self._add_claimed(claimed)
         return bool(claimed)
+
+    def _add_claimed(self, claimed: list[Job], start: bool = True) -> None:
+        self._claims += 1
+        for job in claimed:
+            self._claim_number[job.id] = self._claims
+        self._buffer.extend(claimed)
+        if start:
+            self._start_buffered()
 
     def _start_buffered(self) -> None:
         while self._buffer and len(self._running) < self.concurrency:
@@ -409,6 +428,7 @@ class Worker:
             logger.info("Job %s interrupted", job.id, extra={"action": "job_interrupted", "job_id": job.id})
         finally:
             self._running.pop(job.id, None)
+            self._claim_number.pop(job.id, None)
             self._revoked.discard(job.id)
             if self._state == "running":
                 self._start_buffered()
@@ -514,24 +534,31 @@ class Worker:
     # -- side loops -----------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
         while not await self._sleep(self.heartbeat_interval):
+            # Jobs claimed while the heartbeat is in flight may be missing from its answer: only
+            # those claimed before it started can be judged lost.
+            claims_before = self._claims
             try:
                 held = await self.storage.extend_leases(self.id, self.lease_timeout)
             except Exception:
                 logger.exception("Heartbeat failed", extra={"action": "heartbeat_failed"})
                 continue
-            self._revoke_lost(held)
+            self._revoke_lost(held, claims_before)
             if self.storage.supports_notifications and (
                 self._subscription is None or not self._subscription.alive
             ):
                 await self._unsubscribe()
                 await self._subscribe()
 
-    def _revoke_lost(self, held: set[str]) -> None:
+    def _revoke_lost(self, held: set[str], claims_before: int) -> None:
         """Stop local work on jobs this worker no longer holds (cancelled, or lease lost)."""
-        for job in [j for j in self._buffer if j.id not in held]:
+        def lost(job: Job) -> bool:
+            return job.id not in held and self._claim_number.get(job.id, claims_before + 1) <= claims_before
+
+        for job in [j for j in self._buffer if lost(j)]:
             self._buffer.remove(job)
+            self._claim_number.pop(job.id, None)
         for job_id, (job, task) in list(self._running.items()):
-            if job_id not in held and not task.done():
+            if lost(job) and not task.done():
                 logger.warning(
                     "Job %s is no longer held by this worker (cancelled or lease lost); stopping it",
                     job_id,

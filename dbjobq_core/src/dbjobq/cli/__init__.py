@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .app import cli, main
+from .app import main
+from .main import cli
 from .worker_options import (
     WORKER_OPTIONS,
     add_argparse_worker_options,

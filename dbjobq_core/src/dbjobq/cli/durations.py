@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -42,7 +42,7 @@ def format_duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f}s" if seconds < 10 and seconds != int(seconds) else f"{int(seconds)}s"
     parts = []
-    remaining = int(round(seconds))
+    remaining = round(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         amount, remaining = divmod(remaining, size)
         if amount:
@@ -50,7 +50,13 @@ def format_duration(seconds: float) -> str:
     return "".join(parts[:2])
 
 
-class Duration(click.ParamType):
+if TYPE_CHECKING:
+    _Base = click.ParamType[float, Any]
+else:  # click < 8.2 has no generic ParamType
+    _Base = click.ParamType
+
+
+class Duration(_Base):
     """A click parameter type for durations; the value is seconds (float)."""
 
     name = "duration"

@@ -37,8 +37,10 @@ def init_db(state: CliState) -> None:
 @click.argument("data", required=False, type=JSON_OBJECT)
 @click.option("--delay", type=DURATION, help="Run no sooner than this from now, e.g. 30s, 15m, 2h.")
 @click.option("--priority", type=int, help="Higher runs first. [default: the job's, else 0]")
-@click.option("--queue", "queue_name", metavar="QUEUE", help="Queue to put it on. [default: the job's, else default]")
-@click.option("--max-retries", type=click.IntRange(min=0), help="Retries after the first attempt. [default: the job's, else 0]")
+@click.option("--queue", "queue_name", metavar="QUEUE",
+              help="Queue to put it on. [default: the job's, else default]")
+@click.option("--max-retries", type=click.IntRange(min=0),
+              help="Retries after the first attempt. [default: the job's, else 0]")
 @click.option("--import", "-i", "imports", multiple=True, metavar="MODULE",
               help="Import this module first, so the job's @job() defaults apply (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print {\"id\": …} as JSON.")
@@ -56,7 +58,7 @@ def enqueue(
 ) -> None:
     """Add a job of type JOB_TYPE with DATA, a JSON object ('-' reads it from stdin); print its id.
 
-    JOB_TYPE is the name the function is registered under: module.function unless @job(name=...) says
+    JOB_TYPE is the name the function is registered under: module.function unless @job(name="…") says
     otherwise, e.g. dbjobq enqueue myapp.jobs.send_email '{"to": "ann@example.com"}'.
     """
     import_modules(imports)
@@ -76,7 +78,8 @@ def enqueue(
 @click.command("jobs", short_help="List jobs (a table, or --json).")
 @click.option("--status", type=_STATUS_CHOICE, help="Only jobs in this status.")
 @click.option("--queue", "queue_name", metavar="QUEUE", help="Only jobs on this queue.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many jobs.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="At most this many jobs.")
 @click.option("--offset", type=click.IntRange(min=0), default=None,
               help="Skip this many of the oldest jobs. [default: show the most recent ones]")
 @click.option("--json", "as_json", is_flag=True, help="Print the jobs as a JSON list.")
@@ -164,14 +167,17 @@ def cancel(state: CliState, job_id: str) -> None:
 
 
 @click.command(short_help="Delete finished jobs older than a duration.")
-@click.option("--older-than", type=DURATION, required=True, help="Age since the job finished, e.g. 7d, 12h, 30m.")
+@click.option("--older-than", type=DURATION, required=True,
+              help="Age since the job finished, e.g. 7d, 12h, 30m.")
 @click.option("--status", "statuses", type=_FINISHED_CHOICE, multiple=True,
               help="Only jobs in this status (repeatable). [default: completed, failed and cancelled]")
 @click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
               help="Rows deleted per transaction.")
 @click.option("--json", "as_json", is_flag=True, help="Print {\"deleted\": N} as JSON.")
 @pass_state
-def purge(state: CliState, older_than: float, statuses: tuple[str, ...], batch_size: int, as_json: bool) -> None:
+def purge(
+    state: CliState, older_than: float, statuses: tuple[str, ...], batch_size: int, as_json: bool
+) -> None:
     """Delete finished jobs older than --older-than, in batches, with progress on a terminal."""
     wanted = [JobStatus.parse(s) for s in statuses] or list(FINISHED_STATUSES)
     err = formatting.console(stderr=True)

@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 #: Environment variable read when ``--url`` is not given.
 URL_ENV = "DBJOBQ_DATABASE_URL"
-#: The database used when neither ``--url`` nor ``DBJOBQ_DATABASE_URL`` is set: a file in the current directory.
+#: The database used without ``--url`` or ``DBJOBQ_DATABASE_URL``: a file in the current directory.
 DEFAULT_URL = "sqlite+aiosqlite:///dbjobq.sqlite3"
 
 #: Errors that come from bad input or an unreachable database: shown as one line, never a traceback.
@@ -29,7 +29,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (DBJobQError, ValueError, TypeErr
 
 def one_line(exc: BaseException) -> str:
     """The exception's message on a single line."""
-    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+    text = " ".join(part.strip() for part in message.splitlines() if part.strip())
     return text or type(exc).__name__
 
 

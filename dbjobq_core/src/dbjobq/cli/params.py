@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    _Base = click.ParamType[dict[str, Any], Any]
+else:  # click < 8.2 has no generic ParamType
+    _Base = click.ParamType
 
-class JsonObject(click.ParamType):
+
+class JsonObject(_Base):
     """A JSON object given as text, or ``-`` to read it from stdin; the value is a dict."""
 
     name = "json"

@@ -48,7 +48,7 @@ def list_schedules(state: CliState, enabled_only: bool, as_json: bool) -> None:
         formatting.console().print(formatting.schedules_table(found))
 
 
-@schedules.command("add")
+@schedules.command("add", short_help="Create a schedule (--cron EXPR or --every DURATION).")
 @click.argument("schedule_id")
 @click.argument("job_type")
 @click.option("--cron", metavar="EXPR", help="A cron expression in UTC, e.g. '*/5 * * * *' (quote it).")
@@ -78,7 +78,9 @@ def add_schedule(
     Example: dbjobq schedules add nightly-report myapp.jobs.report --cron '0 3 * * *'
     """
     if (cron is None) == (every is None):
-        raise click.UsageError("Give exactly one of --cron EXPR or --every DURATION", ctx=click.get_current_context())
+        raise click.UsageError(
+            "Give exactly one of --cron EXPR or --every DURATION", ctx=click.get_current_context()
+        )
     if cron is not None:
         kind, expression = ScheduleType.CRON.value, cron
     else:
@@ -121,7 +123,7 @@ def _set_enabled(state: CliState, schedule_id: str, enabled: bool) -> Schedule:
     return state.run(work)
 
 
-@schedules.command("enable")
+@schedules.command("enable", short_help="Enable a schedule (skipping missed runs).")
 @click.argument("schedule_id")
 @pass_state
 def enable_schedule(state: CliState, schedule_id: str) -> None:
@@ -153,7 +155,7 @@ def delete_schedule(state: CliState, schedule_id: str) -> None:
     click.echo(f"Schedule {schedule_id} deleted")
 
 
-@schedules.command("run-now")
+@schedules.command("run-now", short_help="Enqueue a schedule's job now; print its id.")
 @click.argument("schedule_id")
 @pass_state
 def run_schedule_now(state: CliState, schedule_id: str) -> None:

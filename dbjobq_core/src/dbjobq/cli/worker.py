@@ -28,7 +28,7 @@ from .worker_options import click_worker_options, configure_logging, run_worker_
 )
 @click_worker_options
 @pass_state
-def worker(state: CliState, imports: tuple[str, ...], **options: Any) -> None:
+def worker(state: CliState, /, imports: tuple[str, ...], **options: Any) -> None:
     """Run a worker: claim due jobs, run them, record the outcomes; fire due schedules.
 
     SIGTERM or Ctrl-C stops it gracefully: no new jobs are claimed, running ones get --shutdown-timeout

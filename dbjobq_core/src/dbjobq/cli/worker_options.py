@@ -40,7 +40,8 @@ WORKER_OPTIONS: tuple[Option, ...] = (
     Option(("--queue", "-q"), "queues", "Serve only this queue (repeat for several; default: all).", str,
            multiple=True),
     Option(("--burst",), "burst", "Exit once no due job is left.", is_flag=True, default=False),
-    Option(("--poll-interval",), "poll_interval", "Seconds between polls when no wake-up arrives.", float, 1.0),
+    Option(("--poll-interval",), "poll_interval", "Seconds between polls when no wake-up arrives.", float,
+           1.0),
     Option(("--schedule-poll-interval",), "schedule_poll_interval", "Seconds between schedule checks.",
            float, 60.0),
     Option(("--shutdown-timeout",), "shutdown_timeout",
@@ -71,11 +72,12 @@ def add_argparse_worker_options(parser: argparse.ArgumentParser) -> None:
         if option.is_flag:
             parser.add_argument(*option.flags, dest=option.dest, action="store_true", help=option.help)
         elif option.multiple:
-            parser.add_argument(*option.flags, dest=option.dest, action="append", type=option.type,
+            parser.add_argument(*option.flags, dest=option.dest, action="append", type=option.type or str,
                                 default=None, help=option.help)
         else:
-            parser.add_argument(*option.flags, dest=option.dest, type=option.type, default=option.default,
-                                choices=option.choices, help=f"{option.help} (default: {option.default})")
+            parser.add_argument(*option.flags, dest=option.dest, type=option.type or str,
+                                default=option.default, choices=option.choices,
+                                help=f"{option.help} (default: {option.default})")
 
 
 def worker_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ class Subscription:
         connection = await engine.connect()
         try:
             raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
+            driver: Any = raw.driver_connection
 
             def callback(*_args: Any) -> None:
                 on_notify()

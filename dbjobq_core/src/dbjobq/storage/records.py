@@ -13,7 +13,6 @@ from typing import Any
 from ..models import Job, JobStatus, Schedule
 from ..serialization import loads
 
-
 _id_lock = threading.Lock()
 _last_id: list[int] = [0, 0]  # [milliseconds, random tail] of the last id made in this process
 
@@ -46,7 +45,7 @@ def to_datetime(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-def job_from_row(row: Mapping[str, Any]) -> Job:
+def job_from_row(row: Mapping[Any, Any]) -> Job:
     """Build a Job from a ``dbjobq_jobs`` row mapping."""
     return Job(
         id=row["id"],
@@ -70,7 +69,7 @@ def job_from_row(row: Mapping[str, Any]) -> Job:
     )
 
 
-def schedule_from_row(row: Mapping[str, Any]) -> Schedule:
+def schedule_from_row(row: Mapping[Any, Any]) -> Schedule:
     """Build a Schedule from a ``dbjobq_schedules`` row mapping."""
     return Schedule(
         id=row["id"],

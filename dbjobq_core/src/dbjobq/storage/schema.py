@@ -6,6 +6,8 @@ comparison semantics on SQLite, PostgreSQL and MySQL/MariaDB, and cheap to index
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import (
     DDL,
     Boolean,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.engine import Dialect
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
 SCHEMA_VERSION = 1
@@ -28,6 +31,16 @@ SCHEMA_VERSION = 1
 NOTIFY_CHANNEL = "dbjobq_jobs"
 
 metadata = MetaData()
+
+
+def _dialect_in(*names: str) -> Callable[..., bool]:
+    """A ``ddl_if`` condition: create the construct only on these dialects."""
+
+    def check(_ddl: object, _target: object, _bind: object, *, dialect: Dialect, **_kw: object) -> bool:
+        return dialect.name in names
+
+    return check
+
 
 jobs = Table(
     "dbjobq_jobs",
@@ -63,23 +76,23 @@ Index(
     jobs.c.id,
     postgresql_where=text("status = 'pending'"),
     sqlite_where=text("status = 'pending'"),
-).ddl_if(dialect=("postgresql", "sqlite"))
+).ddl_if(callable_=_dialect_in("postgresql", "sqlite"))
 Index(
     "ix_dbjobq_jobs_claim_mysql",
     jobs.c.status,
     jobs.c.priority.desc(),
     jobs.c.execute_at,
     jobs.c.id,
-).ddl_if(dialect=("mysql", "mariadb"))
+).ddl_if(callable_=_dialect_in("mysql", "mariadb"))
 # Lease recovery scans running jobs by expiry; partial where the database allows it.
 Index(
     "ix_dbjobq_jobs_lease",
     jobs.c.lease_expires_at,
     postgresql_where=text("status = 'running'"),
     sqlite_where=text("status = 'running'"),
-).ddl_if(dialect=("postgresql", "sqlite"))
+).ddl_if(callable_=_dialect_in("postgresql", "sqlite"))
 Index("ix_dbjobq_jobs_lease_mysql", jobs.c.status, jobs.c.lease_expires_at).ddl_if(
-    dialect=("mysql", "mariadb")
+    callable_=_dialect_in("mysql", "mariadb")
 )
 # Retention, purge and listing by status.
 Index("ix_dbjobq_jobs_status_finished", jobs.c.status, jobs.c.finished_at)
@@ -137,5 +150,5 @@ NOTIFY_TRIGGER_SQL = (
     "CREATE TRIGGER dbjobq_jobs_notify AFTER INSERT ON dbjobq_jobs "
     "FOR EACH STATEMENT EXECUTE FUNCTION dbjobq_notify_jobs()"
 )
-event.listen(jobs, "after_create", DDL(NOTIFY_FUNCTION_SQL).execute_if(dialect="postgresql"))
-event.listen(jobs, "after_create", DDL(NOTIFY_TRIGGER_SQL).execute_if(dialect="postgresql"))
+event.listen(jobs, "after_create", DDL(NOTIFY_FUNCTION_SQL).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
+event.listen(jobs, "after_create", DDL(NOTIFY_TRIGGER_SQL).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, select, tuple_, update
+from sqlalchemy import and_, delete, event, func, insert, literal_column, select, tuple_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -34,6 +34,11 @@ INSERT_BATCH_SIZE = 1000
 
 _PENDING = JobStatus.PENDING.value
 _RUNNING = JobStatus.RUNNING.value
+# Inlined as SQL literals, not bound parameters, where a partial index is meant to serve the query: a
+# prepared statement's generic plan (PostgreSQL) or SQLite's planner cannot match `status = $1` with an
+# index's `WHERE status = 'pending'`, and would scan every row of that status index instead.
+_PENDING_SQL = literal_column(f"'{_PENDING}'")
+_RUNNING_SQL = literal_column(f"'{_RUNNING}'")
 
 
 class SQLAlchemyStorage(BaseStorage):
@@ -49,6 +54,7 @@ class SQLAlchemyStorage(BaseStorage):
         self.dialect: str = "mysql" if self.url.get_backend_name() == "mariadb" else self.url.get_backend_name()
         self._engine_options = {**engine_options(self.url), **engine_options_}
         self._engine: AsyncEngine | None = None
+        self._autocommit_engine: AsyncEngine | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -77,6 +83,8 @@ class SQLAlchemyStorage(BaseStorage):
             self._engine = create_async_engine(self.url, **self._engine_options)
             if self.dialect == "sqlite":
                 self._configure_sqlite(self._engine, memory=is_memory_sqlite(self.url))
+            # Same pool, autocommit: a single-statement write costs one round trip, not BEGIN+it+COMMIT.
+            self._autocommit_engine = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         for attempt in range(5):
             try:
                 async with self.engine.begin() as conn:
@@ -122,6 +130,7 @@ class SQLAlchemyStorage(BaseStorage):
         if self._engine is not None:
             await self._engine.dispose()
         self._engine = None
+        self._autocommit_engine = None
         self._closed = True
 
     @contextlib.asynccontextmanager
@@ -130,6 +139,19 @@ class SQLAlchemyStorage(BaseStorage):
         engine = self.engine
         try:
             async with engine.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise errors.StorageError(f"Database error: {exc.orig!r}") from exc
+        except OSError as exc:
+            raise errors.StorageError(f"Database connection error: {exc!r}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit mode, for one self-contained statement (errors wrapped)."""
+        self.engine  # noqa: B018 - raises if closed or not initialised
+        assert self._autocommit_engine is not None
+        try:
+            async with self._autocommit_engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
             raise errors.StorageError(f"Database error: {exc.orig!r}") from exc
@@ -210,7 +232,8 @@ class SQLAlchemyStorage(BaseStorage):
             jobs.c.status == _PENDING, jobs.c.execute_at <= time.time()
         )
         async with self._transaction() as conn:
-            return (await conn.execute(stmt)).scalar()
+            oldest = (await conn.execute(stmt)).scalar()
+        return None if oldest is None else float(oldest)
 
     async def count_finished_since(self, since: float) -> int:
         """How many jobs finished (completed or failed) at or after ``since``."""
@@ -228,7 +251,7 @@ class SQLAlchemyStorage(BaseStorage):
             return []
         now = time.time()
         token = records.new_token()
-        due: ColumnElement[bool] = and_(jobs.c.status == _PENDING, jobs.c.execute_at <= now)
+        due: ColumnElement[bool] = and_(jobs.c.status == _PENDING_SQL, jobs.c.execute_at <= now)
         if queues:
             due = and_(due, jobs.c.queue.in_(list(queues)))
         order = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
@@ -240,8 +263,8 @@ class SQLAlchemyStorage(BaseStorage):
             "started_at": now,
             "updated_at": now,
         }
-        async with self._transaction() as conn:
-            if self.dialect == "mysql":
+        if self.dialect == "mysql":
+            async with self._transaction() as conn:
                 # MySQL/MariaDB have no UPDATE … RETURNING and refuse LIMIT in an IN subquery: lock the
                 # rows with SKIP LOCKED, then update them, in one transaction.
                 locked = select(jobs).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
@@ -255,16 +278,17 @@ class SQLAlchemyStorage(BaseStorage):
                 )
                 for row in rows:
                     row.update(claimed_values, attempts=row["attempts"] + 1)
-            else:
-                # One statement. PostgreSQL skips rows other claimers hold (FOR UPDATE SKIP LOCKED);
-                # SQLite has a single writer, so the UPDATE is atomic as it stands.
-                picked = select(jobs.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
-                stmt = (
-                    update(jobs)
-                    .where(jobs.c.id.in_(picked.scalar_subquery()))
-                    .values(attempts=jobs.c.attempts + 1, **claimed_values)
-                    .returning(*jobs.c)
-                )
+        else:
+            # One statement, so autocommit. PostgreSQL skips rows other claimers hold (FOR UPDATE SKIP
+            # LOCKED); SQLite has a single writer, so the UPDATE is atomic as it stands.
+            picked = select(jobs.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+            stmt = (
+                update(jobs)
+                .where(jobs.c.id.in_(picked.scalar_subquery()))
+                .values(attempts=jobs.c.attempts + 1, **claimed_values)
+                .returning(*jobs.c)
+            )
+            async with self._single_statement() as conn:
                 rows = [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
         claimed = [records.job_from_row(row) for row in rows]
         claimed.sort(key=lambda j: (-j.priority, j.execute_at or 0, j.id))
@@ -280,7 +304,9 @@ class SQLAlchemyStorage(BaseStorage):
             key = (outcome.status, outcome.result, outcome.error, outcome.execute_at)
             groups.setdefault(key, []).append(outcome)
         accepted: set[str] = set()
-        async with self._transaction() as conn:
+        # The usual case, one kind of outcome, is a single UPDATE: autocommit saves two round trips.
+        single = len(groups) == 1 and self.dialect != "mysql"
+        async with self._single_statement() if single else self._transaction() as conn:
             for (status, result, error, execute_at), members in groups.items():
                 values: dict[str, Any] = {
                     "status": status.value,
@@ -343,7 +369,7 @@ class SQLAlchemyStorage(BaseStorage):
     async def recover_expired_leases(self) -> tuple[int, int]:
         """Requeue running jobs whose lease expired (their worker died); fail those out of attempts."""
         now = time.time()
-        expired = and_(jobs.c.status == _RUNNING, jobs.c.lease_expires_at < now)
+        expired = and_(jobs.c.status == _RUNNING_SQL, jobs.c.lease_expires_at < now)
         cleared = {"worker_id": None, "lease_token": None, "lease_expires_at": None, "updated_at": now}
         async with self._transaction() as conn:
             failed = await conn.execute(
