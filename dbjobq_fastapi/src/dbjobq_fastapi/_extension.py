@@ -1,0 +1,159 @@
+"""DBJobQ for FastAPI: a lifespan that opens the storage (and can run a worker), and a jobs router."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, params
+from sqlalchemy.engine import URL
+from starlette.applications import Starlette
+
+from dbjobq import JobQueue, Worker
+from dbjobq.errors import ConfigurationError
+from dbjobq.storage import SQLAlchemyStorage
+
+from . import _router
+from ._dependencies import STATE_KEY
+
+logger = logging.getLogger(__name__)
+
+AppT = TypeVar("AppT", bound=Starlette)
+UserLifespan = Callable[[AppT], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+CombinedLifespan = Callable[[AppT], AbstractAsyncContextManager[dict[str, Any]]]
+
+_WORKER_OPTIONS = tuple(name for name in inspect.signature(Worker).parameters if name != "queue")
+
+
+class DBJobQ:
+    """DBJobQ in a FastAPI app: ``FastAPI(lifespan=jobq.lifespan)``, ``Depends(get_queue)``, ``jobq.router``.
+
+    ``url`` is an async database URL (``sqlite+aiosqlite:///jobs.sqlite3``, ``postgresql+asyncpg://…``,
+    ``mysql+aiomysql://…``); ``engine_options`` go to SQLAlchemy's ``create_async_engine``. With
+    ``run_worker=True`` the lifespan also runs a :class:`~dbjobq.Worker` inside the app, built with
+    ``worker_options`` (``concurrency=``, ``queues=``, ``shutdown_timeout=``…) and stopped gracefully
+    on shutdown. ``mutation_dependencies`` guard the router's retry and cancel endpoints (see
+    :func:`make_router`). The library never creates the app.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        run_worker: bool = False,
+        engine_options: Mapping[str, Any] | None = None,
+        mutation_dependencies: Sequence[params.Depends] | None = None,
+        **worker_options: Any,
+    ) -> None:
+        unknown = sorted(set(worker_options) - set(_WORKER_OPTIONS))
+        if unknown:
+            raise ConfigurationError(
+                f"Unknown worker option(s) {', '.join(unknown)}: DBJobQ(...) accepts run_worker, "
+                f"engine_options, mutation_dependencies and the Worker options {', '.join(_WORKER_OPTIONS)}"
+            )
+        self.url = url
+        self.run_worker = run_worker
+        self.engine_options = dict(engine_options or {})
+        self.worker_options = worker_options
+        self.mutation_dependencies = None if mutation_dependencies is None else list(mutation_dependencies)
+        # Fail at import time, not on the first request: a bad URL or worker option raises here.
+        storage = self._make_storage()
+        Worker(JobQueue(storage), **worker_options)
+        self._display_url = storage.url.render_as_string(hide_password=True)
+        self._active = False
+        self._queue: JobQueue | None = None
+        self._worker: Worker | None = None
+        self._router: APIRouter | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self._active else "idle"
+        return f"DBJobQ({self._display_url!r}, {state})"
+
+    def _make_storage(self) -> SQLAlchemyStorage:
+        return SQLAlchemyStorage(self.url, **self.engine_options)
+
+    # -- life cycle -----------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        """Open the storage (creating the tables if missing), start the worker if ``run_worker``;
+        on shutdown stop the worker gracefully and close the storage.
+
+        Pass it as ``FastAPI(lifespan=jobq.lifespan)``, nest it in your own lifespan with
+        ``async with jobq.lifespan(app):``, or combine the two with :meth:`wrap`. It yields the lifespan
+        state (``{"dbjobq_queue": queue}``) and also sets ``app.state.dbjobq_queue``.
+        """
+        if self._active:
+            raise RuntimeError("This DBJobQ's lifespan is already running: create one DBJobQ per application")
+        self._active = True
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(setattr, self, "_active", False)
+            storage = self._make_storage()
+            stack.push_async_callback(storage.close)
+            await storage.initialize()
+            queue = JobQueue(storage)
+            worker = None
+            if self.run_worker:
+                worker = Worker(queue, **self.worker_options)
+                # Shutdown order: the worker stops (running jobs finish or go back to pending)
+                # before the storage closes under it.
+                await stack.enter_async_context(worker)
+            self._queue, self._worker = queue, worker
+            setattr(app.state, STATE_KEY, queue)
+            logger.info(
+                "DBJobQ started on %r%s",
+                storage,
+                f" with worker {worker.id}" if worker else "",
+                extra={"action": "fastapi_lifespan_started"},
+            )
+            try:
+                yield {STATE_KEY: queue}
+            finally:
+                with contextlib.suppress(AttributeError):
+                    delattr(app.state, STATE_KEY)
+                self._queue = self._worker = None
+                logger.info("DBJobQ shutting down", extra={"action": "fastapi_lifespan_stopping"})
+
+    def wrap(self, lifespan: UserLifespan[AppT]) -> CombinedLifespan[AppT]:
+        """Combine your own lifespan with DBJobQ's: ``FastAPI(lifespan=jobq.wrap(my_lifespan))``.
+
+        Yours runs inside DBJobQ's, so the queue (:attr:`queue`) is ready in your start-up code and
+        the worker still runs during your shutdown code. The two lifespan states are merged.
+        """
+
+        @contextlib.asynccontextmanager
+        async def combined(app: AppT) -> AsyncIterator[dict[str, Any]]:
+            async with self.lifespan(app) as ours, lifespan(app) as theirs:
+                yield {**ours, **(theirs or {})}
+
+        return combined
+
+    @property
+    def queue(self) -> JobQueue:
+        """The app's JobQueue while the lifespan runs (for code outside requests, e.g. your lifespan)."""
+        if self._queue is None:
+            raise ConfigurationError(
+                "DBJobQ's lifespan is not running: pass lifespan=jobq.lifespan to FastAPI(...), "
+                "and use jobq.queue only while the app runs (or use Depends(get_queue) in routes)"
+            )
+        return self._queue
+
+    @property
+    def worker(self) -> Worker | None:
+        """The worker running inside the app (``run_worker=True``) while the lifespan runs, else None."""
+        return self._worker
+
+    # -- API ------------------------------------------------------------------------------------
+    @property
+    def router(self) -> APIRouter:
+        """The jobs API router (see :func:`make_router`), guarded by ``mutation_dependencies``.
+
+        Include it with ``app.include_router(jobq.router, prefix="/admin/dbjobq")``; add
+        ``dependencies=[Depends(...)]`` there to guard the read endpoints too.
+        """
+        if self._router is None:
+            self._router = _router.make_router(mutation_dependencies=self.mutation_dependencies)
+        return self._router

@@ -1,0 +1,109 @@
+"""``flask dbjobq``: the core ``dbjobq`` command line, bound to the app's database, with the worker.
+
+``flask dbjobq worker`` reuses the core CLI's worker options and runner; the other sub-commands
+(``init-db``, ``jobs``, ``job``, ``enqueue``, ``retry``, ``cancel``, ``purge``, ``stats``,
+``schedules``) are the core's own commands, given the app's database instead of ``--url``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from click.core import ParameterSource
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from dbjobq.cli import jobs as core_jobs
+from dbjobq.cli import schedules as core_schedules
+from dbjobq.cli import stats as core_stats
+from dbjobq.cli.main import USER_ERRORS, CliState, one_line
+from dbjobq.cli.worker_options import click_worker_options, configure_logging, run_worker_blocking
+from dbjobq.storage import SQLAlchemyStorage
+
+from ._state import DBJobQState, state_of
+
+
+@dataclass(frozen=True)
+class AppCliState(CliState):
+    """The core CLI's state for the app's database (with its DBJOBQ_ENGINE_OPTIONS)."""
+
+    app_state: DBJobQState | None = None
+
+    def storage(self) -> SQLAlchemyStorage:
+        """A new, uninitialised storage for the app's database."""
+        assert self.app_state is not None
+        return self.app_state.new_storage()
+
+
+class DBJobQAppGroup(AppGroup):
+    """Flask's command group, with expected errors shown as one line (as ``dbjobq`` does)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the sub-command, turning bad input or an unreachable database into one ``Error:`` line."""
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise click.ClickException(one_line(exc)) from exc
+
+
+@click.group("dbjobq", cls=DBJobQAppGroup)
+@with_appcontext
+@click.pass_context
+def dbjobq_group(ctx: click.Context) -> None:
+    """DBJobQ on this app's database: run a worker, inspect and manage jobs and schedules."""
+    ctx.obj = AppCliState(url=_state().settings.database_url, app_state=_state())
+
+
+def _state() -> DBJobQState:
+    try:
+        return state_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@dbjobq_group.command("worker", short_help="Run a worker on the app's database.")
+@click_worker_options
+@click.option("--import", "imports", multiple=True, metavar="MODULE",
+              help="Import MODULE first so its @job functions are registered "
+                   "(repeatable; adds to DBJOBQ_IMPORTS).")
+def worker_command(imports: tuple[str, ...], **options: Any) -> None:
+    """Run a worker on the app's database until SIGTERM/SIGINT (or until drained, with --burst).
+
+    Options left out on the command line take their value from the app's DBJOBQ_* config. Jobs run
+    inside this command's application context.
+    """
+    state = _state()
+    context = click.get_current_context()
+    for name, value in state.settings.worker_options.items():
+        if context.get_parameter_source(name) is ParameterSource.DEFAULT:
+            options[name] = value
+    configure_logging(options["log_level"])
+    for module in (*state.settings.imports, *imports):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise click.ClickException(
+                f"Could not import {module!r} (DBJOBQ_IMPORTS / --import): {exc}"
+            ) from None
+    stats = run_worker_blocking(state.new_storage, options)
+    click.echo(
+        f"Worker stopped: {stats.completed} completed, {stats.failed} failed, {stats.retried} retried.",
+        err=True,
+    )
+
+
+for _command in (
+    core_jobs.init_db,
+    core_jobs.enqueue,
+    core_jobs.list_jobs,
+    core_jobs.show_job,
+    core_jobs.retry,
+    core_jobs.cancel,
+    core_jobs.purge,
+    core_stats.stats,
+    core_schedules.schedules,
+):
+    dbjobq_group.add_command(_command)

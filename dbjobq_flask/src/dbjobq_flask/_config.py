@@ -1,0 +1,161 @@
+"""Flask configuration: the ``DBJOBQ_*`` keys, their defaults (stated once, here) and their validation."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.engine import URL, make_url
+
+from dbjobq import ConfigurationError
+from dbjobq.cli.worker_options import WORKER_OPTIONS
+from dbjobq.storage.urls import is_memory_sqlite, parse_url
+
+PREFIX = "DBJOBQ_"
+
+#: File name of the default SQLite database, in the app's instance folder.
+DEFAULT_SQLITE_NAME = "dbjobq.sqlite3"
+
+#: Worker options that become config keys (the defaults are the core CLI's, defined once there).
+_WORKER_KEYS = {
+    f"{PREFIX}{o.dest.upper()}": o for o in WORKER_OPTIONS if o.dest not in ("burst", "log_level")
+}
+
+#: Every config key DBJobQ reads, with its default.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    # None: sqlite+aiosqlite:///<instance folder>/dbjobq.sqlite3
+    "DBJOBQ_DATABASE_URL": None,
+    # Extra keyword arguments for SQLAlchemy's create_async_engine (pool size, echo, ...).
+    "DBJOBQ_ENGINE_OPTIONS": {},
+    # Seconds a sync call (enqueue, get_job, ...) waits for the database before TimeoutError; None waits.
+    "DBJOBQ_CALL_TIMEOUT": 30.0,
+    # Modules `flask dbjobq worker` imports before it starts, so their @job functions are registered.
+    "DBJOBQ_IMPORTS": (),
+    # Defaults of `flask dbjobq worker` (its command-line options override them).
+    **{key: (None if option.multiple else option.default) for key, option in _WORKER_KEYS.items()},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One app's validated DBJobQ settings."""
+
+    database_url: str
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    call_timeout: float | None = 30.0
+    imports: tuple[str, ...] = ()
+    #: Worker keyword arguments (``concurrency``, ``queues``, ``poll_interval``, ...).
+    worker_options: dict[str, Any] = field(default_factory=dict)
+    #: The directory to create before the first connection (the instance folder), if any.
+    create_dir: str | None = None
+
+    @property
+    def safe_url(self) -> str:
+        """The database URL with any password hidden, for messages and logs."""
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def option_keys() -> dict[str, str]:
+    """Constructor option name (``database_url``) -> config key (``DBJOBQ_DATABASE_URL``)."""
+    return {key[len(PREFIX) :].lower(): key for key in CONFIG_DEFAULTS}
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``DBJobQ(**options)`` names and return them as config keys."""
+    names = option_keys()
+    unknown = [name for name in options if name not in names]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown DBJobQ option {unknown[0]!r}{_did_you_mean(unknown[0], list(names))}; "
+            f"valid options: {', '.join(sorted(names))}"
+        )
+    return {names[name]: value for name, value in options.items()}
+
+
+def apply_defaults(app: Flask, defaults: Mapping[str, Any]) -> None:
+    """``setdefault`` every key on ``app.config``: app config first, then extension options, then ours."""
+    for key, value in CONFIG_DEFAULTS.items():
+        app.config.setdefault(key, defaults.get(key, value))
+
+
+def load_settings(app: Flask) -> Settings:
+    """Read and validate the app's ``DBJOBQ_*`` config; raise ``ConfigurationError`` saying what to fix."""
+    config = app.config
+    unknown = [key for key in config if key.startswith(PREFIX) and key not in CONFIG_DEFAULTS]
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown config key {unknown[0]}{_did_you_mean(unknown[0], list(CONFIG_DEFAULTS))}; "
+            f"DBJobQ reads: {', '.join(CONFIG_DEFAULTS)}"
+        )
+    url, create_dir = _database_url(app, config["DBJOBQ_DATABASE_URL"])
+    engine_options = config["DBJOBQ_ENGINE_OPTIONS"] or {}
+    if not isinstance(engine_options, Mapping):
+        raise ConfigurationError(
+            f"DBJOBQ_ENGINE_OPTIONS must be a dict of create_async_engine() arguments, not {engine_options!r}"
+        )
+    call_timeout = config["DBJOBQ_CALL_TIMEOUT"]
+    if call_timeout is not None:
+        call_timeout = _positive_number("DBJOBQ_CALL_TIMEOUT", call_timeout)
+    worker: dict[str, Any] = {}
+    for key, option in _WORKER_KEYS.items():
+        value = config[key]
+        if option.multiple:
+            worker[option.dest] = _names(key, value) or None
+        elif option.type is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{key} must be a positive integer, not {value!r}")
+            worker[option.dest] = value
+        else:
+            worker[option.dest] = _positive_number(key, value)
+    return Settings(
+        database_url=url,
+        engine_options=dict(engine_options),
+        call_timeout=call_timeout,
+        imports=_names("DBJOBQ_IMPORTS", config["DBJOBQ_IMPORTS"]),
+        worker_options=worker,
+        create_dir=create_dir,
+    )
+
+
+def _database_url(app: Flask, value: Any) -> tuple[str, str | None]:
+    if value is None or value == "":
+        path = os.path.join(app.instance_path, DEFAULT_SQLITE_NAME)
+        return f"sqlite+aiosqlite:///{path}", app.instance_path
+    if not isinstance(value, (str, URL)):
+        raise ConfigurationError(f"DBJOBQ_DATABASE_URL must be a database URL string, not {value!r}")
+    try:
+        url = parse_url(value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"DBJOBQ_DATABASE_URL: {exc}") from None
+    create_dir = None
+    sqlite_file = url.get_backend_name() == "sqlite" and not is_memory_sqlite(url) and url.database
+    if sqlite_file and not os.path.isabs(str(url.database)):
+        # As in Flask-SQLAlchemy, a relative SQLite path is relative to the instance folder.
+        url = url.set(database=os.path.join(app.instance_path, str(url.database)))
+        create_dir = app.instance_path
+    return url.render_as_string(hide_password=False), create_dir
+
+
+def _positive_number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{key} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def _names(key: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigurationError(f"{key} must be a list of names, not {value!r}")
+    return tuple(value)
+
+
+def _did_you_mean(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -1,0 +1,212 @@
+"""The Flask extension: ``DBJobQ(app)`` or ``DBJobQ()`` + ``init_app(app)``, with sync and async faces."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, has_app_context
+
+from dbjobq import Job, JobQueue, JobStatus
+
+from . import _cli, _config
+from ._state import EXTENSION_KEY, DBJobQState, state_of
+
+T = TypeVar("T")
+
+JobRef = Callable[..., Any] | str
+
+
+class DBJobQ:
+    """DBJobQ for Flask: enqueue and manage jobs from sync views (and async ones), plus ``flask dbjobq``.
+
+    ``DBJobQ(app)`` or, with an app factory, ``jobq = DBJobQ()`` then ``jobq.init_app(app)``. Keyword
+    ``options`` are defaults for every app's config, named like the keys without their prefix
+    (``DBJobQ(database_url=...)`` for ``DBJOBQ_DATABASE_URL``); an app's own config wins.
+
+    Methods act on the current app (``flask.current_app``). The sync face (``enqueue``, ``get_job``, ...)
+    is safe from any thread: each app's storage and connection pool live on one event loop in a daemon
+    thread, and calls are handed to it. The async face (``aenqueue``, ...) does the same for
+    ``async def`` views.
+    """
+
+    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+        self._defaults = _config.check_options(options)
+        if app is not None:
+            self.init_app(app)
+
+    def __repr__(self) -> str:
+        return "<DBJobQ>"
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def init_app(self, app: Flask) -> None:
+        """Read and validate ``app``'s ``DBJOBQ_*`` config, store the state and add ``flask dbjobq``."""
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                f"DBJobQ is already set up on app {app.name!r}: call init_app() (or DBJobQ(app)) once per app"
+            )
+        _config.apply_defaults(app, self._defaults)
+        settings = _config.load_settings(app)
+        app.extensions[EXTENSION_KEY] = DBJobQState(app.name, settings)
+        app.cli.add_command(_cli.dbjobq_group)
+
+    def get_state(self, app: Flask | None = None) -> DBJobQState:
+        """The state of ``app`` (default: the current app); raises with a fix if it is not set up."""
+        if app is None:
+            if not has_app_context():
+                raise RuntimeError(
+                    "DBJobQ needs an application context: call it during a request or CLI command, "
+                    "or inside `with app.app_context():`"
+                )
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return state_of(app)
+
+    def close(self, app: Flask | None = None) -> None:
+        """Close the app's storage and stop its loop thread (also done at exit). Later calls raise."""
+        self.get_state(app).close()
+
+    @property
+    def queue(self) -> JobQueue:
+        """The current app's async JobQueue, which lives on the app's loop thread.
+
+        Await its methods only on that loop, i.e. through :meth:`run` / :meth:`arun`
+        (``jobq.run(lambda q: q.purge(older_than=3600))``): its pooled connections belong to that loop.
+        """
+        return self.get_state().queue
+
+    def run(self, func: Callable[[JobQueue], Awaitable[T]]) -> T:
+        """Run ``await func(queue)`` on the app's loop thread and return its result (sync, any thread).
+
+        ``func`` runs outside any app context (the caller's context variables are not carried over).
+        """
+        return self.get_state().call(func)
+
+    async def arun(self, func: Callable[[JobQueue], Awaitable[T]]) -> T:
+        """Await ``func(queue)`` run on the app's loop thread (from an ``async def`` view)."""
+        return await self.get_state().acall(func)
+
+    # -- sync face ------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        func_or_name: JobRef,
+        data: dict[str, Any] | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | float | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        queue: str | None = None,
+    ) -> str:
+        """Add a job and return its id: :meth:`dbjobq.JobQueue.enqueue`, from sync code."""
+        return self.run(
+            lambda q: q.enqueue(
+                func_or_name, data, delay=delay, run_at=run_at, priority=priority,
+                max_retries=max_retries, queue=queue,
+            )
+        )
+
+    def enqueue_many(
+        self,
+        func_or_name: JobRef,
+        items: Iterable[dict[str, Any] | None],
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | float | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        queue: str | None = None,
+    ) -> list[str]:
+        """Add one job per data dict in bulk and return the ids: :meth:`dbjobq.JobQueue.enqueue_many`."""
+        batch = list(items)
+        return self.run(
+            lambda q: q.enqueue_many(
+                func_or_name, batch, delay=delay, run_at=run_at, priority=priority,
+                max_retries=max_retries, queue=queue,
+            )
+        )
+
+    def get_job(self, job_id: str) -> Job | None:
+        """The job with that id, or ``None``."""
+        return self.run(lambda q: q.get_job(job_id))
+
+    def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        queue: str | None = None,
+    ) -> list[Job]:
+        """Jobs in creation order, optionally filtered by status and queue."""
+        return self.run(lambda q: q.list_jobs(status, limit, offset, queue))
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending or running job; False if it already finished (unknown id: JobNotFoundError)."""
+        return self.run(lambda q: q.cancel_job(job_id))
+
+    def retry_job(self, job_id: str) -> bool:
+        """Run a failed or cancelled job again; False if it is neither (unknown id: JobNotFoundError)."""
+        return self.run(lambda q: q.retry_job(job_id))
+
+    # -- async face (async def views) ------------------------------------------------------------
+    async def aenqueue(
+        self,
+        func_or_name: JobRef,
+        data: dict[str, Any] | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | float | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        queue: str | None = None,
+    ) -> str:
+        """Async :meth:`enqueue`."""
+        return await self.arun(
+            lambda q: q.enqueue(
+                func_or_name, data, delay=delay, run_at=run_at, priority=priority,
+                max_retries=max_retries, queue=queue,
+            )
+        )
+
+    async def aenqueue_many(
+        self,
+        func_or_name: JobRef,
+        items: Iterable[dict[str, Any] | None],
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | float | None = None,
+        priority: int | None = None,
+        max_retries: int | None = None,
+        queue: str | None = None,
+    ) -> list[str]:
+        """Async :meth:`enqueue_many`."""
+        batch = list(items)
+        return await self.arun(
+            lambda q: q.enqueue_many(
+                func_or_name, batch, delay=delay, run_at=run_at, priority=priority,
+                max_retries=max_retries, queue=queue,
+            )
+        )
+
+    async def aget_job(self, job_id: str) -> Job | None:
+        """Async :meth:`get_job`."""
+        return await self.arun(lambda q: q.get_job(job_id))
+
+    async def alist_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        queue: str | None = None,
+    ) -> list[Job]:
+        """Async :meth:`list_jobs`."""
+        return await self.arun(lambda q: q.list_jobs(status, limit, offset, queue))
+
+    async def acancel_job(self, job_id: str) -> bool:
+        """Async :meth:`cancel_job`."""
+        return await self.arun(lambda q: q.cancel_job(job_id))
+
+    async def aretry_job(self, job_id: str) -> bool:
+        """Async :meth:`retry_job`."""
+        return await self.arun(lambda q: q.retry_job(job_id))
+

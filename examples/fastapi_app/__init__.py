@@ -1,0 +1,1 @@
+"""A FastAPI app that sends its welcome emails and builds its reports through DBJobQ."""
