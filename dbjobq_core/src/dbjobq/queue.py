@@ -49,7 +49,7 @@ class JobQueue:
             callback()
 
     # -- enqueueing ---------------------------------------------------------------------------
-    def _new_job(
+    def prepare_job(
         self,
         func_or_name: JobRef,
         data: Any,
@@ -60,6 +60,7 @@ class JobQueue:
         max_retries: int | None,
         queue: str | None,
     ) -> NewJob:
+        """Validate a job and apply the ``@job`` defaults without writing it (adapters insert it themselves)."""
         name = registry.job_name(func_or_name)
         spec = registry.get_spec(name)
         return NewJob(
@@ -90,7 +91,7 @@ class JobQueue:
         ``run_at`` (datetime or epoch seconds) defers it. Pass ``connection`` (your SQLAlchemy
         ``AsyncConnection`` or ``AsyncSession``) to write the job in your own transaction.
         """
-        new = self._new_job(
+        new = self.prepare_job(
             func_or_name,
             data,
             delay=delay,
@@ -122,7 +123,7 @@ class JobQueue:
         Everything is validated before anything is written.
         """
         batch = [
-            self._new_job(
+            self.prepare_job(
                 func_or_name,
                 data,
                 delay=delay,

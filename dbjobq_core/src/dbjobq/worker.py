@@ -134,6 +134,7 @@ class Worker:
         self._flush_lock = asyncio.Lock()
         self._idle: asyncio.Event | None = None
         self._hurry: asyncio.Event | None = None
+        self._closing: asyncio.Event | None = None
 
     def __repr__(self) -> str:
         return f"Worker({self.id!r}, state={self._state})"
@@ -177,6 +178,7 @@ class Worker:
         self._outcome_ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._hurry = asyncio.Event()
+        self._closing = asyncio.Event()
         if not self._paused:
             self._resumed.set()
         await self.storage.register_worker(self.id, queues=self.queues, concurrency=self.concurrency)
@@ -235,8 +237,13 @@ class Worker:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=1.0)
+        assert self._closing is not None
+        self._closing.set()  # no job runs any more: the heartbeat may end
         await self._flush(final=True)
         await self._release(unstarted + interrupted)
+        # The side loops end on their own between two queries: cancelling one mid-query would throw
+        # its connection away (and with it an in-memory SQLite database).
+        await asyncio.wait(self._tasks[2:], timeout=10.0)
         for task in self._tasks[1:]:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -334,12 +341,13 @@ class Worker:
                 await self._subscription.close()
             self._subscription = None
 
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep unless stopping; True if the worker is stopping."""
-        assert self._stopping is not None
+    async def _sleep(self, seconds: float, until: asyncio.Event | None = None) -> bool:
+        """Sleep ``seconds`` unless ``until`` (default: stopping) is set first; return whether it is set."""
+        event = until or self._stopping
+        assert event is not None
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        return self._stopping.is_set()
+            await asyncio.wait_for(event.wait(), seconds)
+        return event.is_set()
 
     # -- fetching and running -------------------------------------------------------------------
     async def _fetch_loop(self) -> None:
@@ -374,9 +382,14 @@ class Worker:
             self._add_claimed(claimed)
             if len(claimed) == wanted:
                 continue
-            if self._burst and not claimed and await self._burst_done():
-                self._idle.set()
-                return
+            if self._burst:
+                if claimed:  # the rest of the backlog: come back as soon as a job finishes
+                    self._capacity.clear()
+                    await self._capacity.wait()
+                elif await self._burst_done():
+                    self._idle.set()
+                    return
+                continue
             # Nothing more is due: sleep until an enqueue wakes us or the poll interval passes.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -388,7 +401,15 @@ class Worker:
             self._capacity.clear()
             await self._capacity.wait()
         await self._flush()
-        return not self._outcomes and not await self._has_due_job()
+        if self._outcomes or await self._has_due_job():
+            return False
+        # A retry falling due within a poll interval still belongs to this burst.
+        soonest = await self.storage.next_due_at(self.queues)
+        wait = None if soonest is None else soonest - time.time()
+        if wait is not None and wait <= self.poll_interval:
+            await self._sleep(max(wait, 0.0))
+            return False
+        return True
 
     async def _has_due_job(self) -> bool:
         claimed = await self.storage.claim_jobs(
@@ -533,7 +554,7 @@ class Worker:
 
     # -- side loops -----------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
-        while not await self._sleep(self.heartbeat_interval):
+        while not await self._sleep(self.heartbeat_interval, until=self._closing):
             # Jobs claimed while the heartbeat is in flight may be missing from its answer: only
             # those claimed before it started can be judged lost.
             claims_before = self._claims

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,14 @@ DEFAULT_URL = "sqlite+aiosqlite:///dbjobq.sqlite3"
 USER_ERRORS: tuple[type[BaseException], ...] = (DBJobQError, ValueError, TypeError, LookupError, OSError)
 
 
+_SQLALCHEMY_LINK = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+
+
 def one_line(exc: BaseException) -> str:
     """The exception's message on a single line."""
     message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
     text = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    text = _SQLALCHEMY_LINK.sub("", text).strip()
     return text or type(exc).__name__
 
 

@@ -64,18 +64,18 @@ def _burst_progress(enabled: bool, console: Any) -> Iterator[Any]:
         return
     with Progress(
         SpinnerColumn(),
-        TextColumn("Draining: {task.fields[completed]} completed, {task.fields[failed]} failed, "
+        TextColumn("Draining: {task.fields[succeeded]} completed, {task.fields[failed]} failed, "
                    "{task.fields[retried]} retried"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task("burst", total=None, completed=0, failed=0, retried=0)
+        task = progress.add_task("burst", total=None, succeeded=0, failed=0, retried=0)
 
         def on_start(worker: Worker) -> None:
             def update(_job: Job, _result: RunResult | None) -> None:
                 stats = worker.stats
-                progress.update(task, completed=stats.completed, failed=stats.failed, retried=stats.retried)
+                progress.update(task, succeeded=stats.completed, failed=stats.failed, retried=stats.retried)
 
             for event in ("job_succeeded", "job_failed", "job_retried"):
                 worker.on(event, update)  # type: ignore[arg-type]

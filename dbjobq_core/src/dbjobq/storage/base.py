@@ -101,6 +101,10 @@ class BaseStorage(ABC):
     async def count_jobs(self) -> dict[tuple[str, str], int]:
         """Job counts keyed by (queue, status)."""
 
+    async def next_due_at(self, queues: Sequence[str] | None = None) -> float | None:
+        """When the soonest pending job falls due (epoch seconds), or ``None``; used by burst workers."""
+        return None
+
     @abstractmethod
     async def claim_jobs(
         self, limit: int, *, worker_id: str, lease_timeout: float, queues: Sequence[str] | None = None

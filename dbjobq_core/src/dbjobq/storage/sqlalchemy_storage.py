@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, literal_column, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, event, func, insert, literal_column, select, text, tuple_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -148,8 +148,9 @@ class SQLAlchemyStorage(BaseStorage):
     @contextlib.asynccontextmanager
     async def _single_statement(self) -> AsyncIterator[AsyncConnection]:
         """A pooled connection in autocommit mode, for one self-contained statement (errors wrapped)."""
-        self.engine  # noqa: B018 - raises if closed or not initialised
-        assert self._autocommit_engine is not None
+        engine = self.engine  # raises if closed or not initialised
+        if self._autocommit_engine is None:  # subclasses may open the engine lazily
+            self._autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         try:
             async with self._autocommit_engine.connect() as conn:
                 yield conn
@@ -184,6 +185,10 @@ class SQLAlchemyStorage(BaseStorage):
             # The caller's AsyncConnection or AsyncSession: the jobs commit or roll back with it.
             for start in range(0, len(rows), INSERT_BATCH_SIZE):
                 await connection.execute(insert(jobs), rows[start : start + INSERT_BATCH_SIZE])
+        elif len(rows) == 1 and self.dialect != "mysql":
+            # One row is one statement: autocommit spares the BEGIN and COMMIT round trips.
+            async with self._single_statement() as conn:
+                await conn.execute(insert(jobs), rows[0])
         else:
             async with self._transaction() as conn:
                 for start in range(0, len(rows), INSERT_BATCH_SIZE):
@@ -235,6 +240,15 @@ class SQLAlchemyStorage(BaseStorage):
             oldest = (await conn.execute(stmt)).scalar()
         return None if oldest is None else float(oldest)
 
+    async def next_due_at(self, queues: Sequence[str] | None = None) -> float | None:
+        """When the soonest pending job (in ``queues``) falls due, in epoch seconds, or ``None``."""
+        stmt = select(func.min(jobs.c.execute_at)).where(jobs.c.status == _PENDING_SQL)
+        if queues:
+            stmt = stmt.where(jobs.c.queue.in_(list(queues)))
+        async with self._transaction() as conn:
+            due = (await conn.execute(stmt)).scalar()
+        return None if due is None else float(due)
+
     async def count_finished_since(self, since: float) -> int:
         """How many jobs finished (completed or failed) at or after ``since``."""
         stmt = select(func.count()).where(
@@ -281,10 +295,16 @@ class SQLAlchemyStorage(BaseStorage):
         else:
             # One statement, so autocommit. PostgreSQL skips rows other claimers hold (FOR UPDATE SKIP
             # LOCKED); SQLite has a single writer, so the UPDATE is atomic as it stands.
-            picked = select(jobs.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+            picked: Any
+            if self.dialect == "sqlite":
+                picked = _sqlite_claim_ids(limit, now, queues)
+            else:
+                picked = (
+                    select(jobs.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+                ).scalar_subquery()
             stmt = (
                 update(jobs)
-                .where(jobs.c.id.in_(picked.scalar_subquery()))
+                .where(jobs.c.id.in_(picked))
                 .values(attempts=jobs.c.attempts + 1, **claimed_values)
                 .returning(*jobs.c)
             )
@@ -615,6 +635,23 @@ class SQLAlchemyStorage(BaseStorage):
             return await Subscription.open(self.engine, on_notify)
         except (DBAPIError, OSError) as exc:
             raise errors.StorageError(f"Could not LISTEN: {exc!r}") from exc
+
+
+def _sqlite_claim_ids(limit: int, now: float, queues: Sequence[str] | None) -> Any:
+    """The ids to claim on SQLite, read through the claim index in its order (stops after ``limit`` rows).
+
+    Without ANALYZE statistics SQLite's planner prefers the (status, finished_at) index for
+    ``status = 'pending'`` and sorts every pending row on each claim; INDEXED BY pins the partial index.
+    """
+    sql = (
+        "SELECT id FROM dbjobq_jobs INDEXED BY ix_dbjobq_jobs_claim WHERE status = 'pending' AND execute_at <= :now"
+        + (" AND queue IN :queues" if queues else "")
+        + " ORDER BY priority DESC, execute_at, id LIMIT :limit"
+    )
+    params = [bindparam("now", now), bindparam("limit", limit)]
+    if queues:
+        params.append(bindparam("queues", list(queues), expanding=True))
+    return text(sql).bindparams(*params).columns(jobs.c.id)
 
 
 def new_job_row(new: NewJob, now: float) -> dict[str, Any]:

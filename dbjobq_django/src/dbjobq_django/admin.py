@@ -1,0 +1,316 @@
+"""The admin: jobs (filter, search, detail, retry/cancel/delete) and schedules (enable, disable, run now).
+
+Rows are read through the ORM; every change goes through the core queue (``get_queue()``), so the
+admin keeps the queue's rules (a running job is cancelled with its claim revoked, a retry resets the
+attempts, …). Nothing is edited field by field: the detail pages are read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from asgiref.sync import async_to_sync
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from dbjobq import JobNotFoundError, JobStatus
+
+from . import conf
+from .enqueueing import get_queue
+from .models import Job, Schedule, Worker, epoch_to_datetime
+
+T = TypeVar("T")
+
+FINISHED = [JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value]
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    """Run core (async) work from an admin view."""
+
+    async def call() -> T:
+        return await make()
+
+    return async_to_sync(call)()
+
+
+def _pretty_json(text: str | None) -> SafeString | str:
+    if text is None:
+        return "-"
+    with contextlib.suppress(ValueError):  # not JSON after all: shown as stored
+        text = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
+    return format_html("<pre>{}</pre>", text)
+
+
+def _time(value: float | None) -> datetime | None:
+    return epoch_to_datetime(value)
+
+
+class DBJobQModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Reads DBJobQ's rows from ``DBJOBQ["DATABASE"]``; nothing is added or edited by hand."""
+
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset(request).using(conf.get_settings().database)
+        return queryset
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # View-only detail pages: saving a form would write back every column and race the workers.
+        return False
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may use the queue actions (retry, cancel, enable, …): the model's change permission."""
+        opts = self.model._meta
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
+@admin.register(Job)
+class JobAdmin(DBJobQModelAdmin):
+    """Jobs: status, type, queue, attempts, readable times and errors; retry, cancel, delete finished."""
+
+    list_display = (
+        "id",
+        "type",
+        "status",
+        "queue",
+        "priority",
+        "attempts_display",
+        "created",
+        "finished",
+        "error_summary",
+    )
+    list_filter = ("status", "queue", "type")
+    search_fields = ("=id", "type")
+    actions = ("retry_jobs", "cancel_jobs", "delete_finished_jobs")
+    fieldsets = (
+        (None, {"fields": ("id", "type", "status", "queue", "priority", "attempts_display")}),
+        ("Times", {"fields": ("created", "due", "started", "finished", "updated")}),
+        ("Payload", {"fields": ("data_display", "result_display")}),
+        ("Error", {"fields": ("error_display",)}),
+        ("Claim", {"fields": ("worker_id", "lease_expires"), "classes": ("collapse",)}),
+    )
+    readonly_fields = (
+        "attempts_display",
+        "created",
+        "due",
+        "started",
+        "finished",
+        "updated",
+        "data_display",
+        "result_display",
+        "error_display",
+        "lease_expires",
+    )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # A pending or running job is cancelled, not deleted: its worker still holds it.
+        if isinstance(obj, Job) and not obj.is_finished:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would delete running jobs too
+        return actions
+
+    # -- columns ------------------------------------------------------------------------------
+    @admin.display(description="attempts")
+    def attempts_display(self, obj: Job) -> str:
+        return f"{obj.attempts} / {obj.max_retries + 1}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Job) -> datetime | None:
+        return _time(obj.created_at)
+
+    @admin.display(description="due", ordering="execute_at")
+    def due(self, obj: Job) -> datetime | None:
+        return _time(obj.execute_at)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: Job) -> datetime | None:
+        return _time(obj.started_at)
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, obj: Job) -> datetime | None:
+        return _time(obj.finished_at)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: Job) -> datetime | None:
+        return _time(obj.updated_at)
+
+    @admin.display(description="lease expires")
+    def lease_expires(self, obj: Job) -> datetime | None:
+        return _time(obj.lease_expires_at)
+
+    @admin.display(description="error")
+    def error_summary(self, obj: Job) -> str:
+        return (obj.error or "").split("\n", 1)[0][:120]
+
+    @admin.display(description="data")
+    def data_display(self, obj: Job) -> SafeString | str:
+        return _pretty_json(obj.data)
+
+    @admin.display(description="result")
+    def result_display(self, obj: Job) -> SafeString | str:
+        return _pretty_json(obj.result)
+
+    @admin.display(description="error and traceback")
+    def error_display(self, obj: Job) -> SafeString | str:
+        return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
+
+    # -- actions (through the core queue) -----------------------------------------------------
+    def _each(self, ids: Iterable[str], operation: Callable[[str], Awaitable[bool]]) -> tuple[int, int]:
+        async def run_all() -> tuple[int, int]:
+            done = skipped = 0
+            for job_id in ids:
+                try:
+                    ok = await operation(job_id)
+                except JobNotFoundError:
+                    ok = False
+                done, skipped = (done + 1, skipped) if ok else (done, skipped + 1)
+            return done, skipped
+
+        return _run(run_all)
+
+    @admin.action(description="Retry selected failed/cancelled jobs", permissions=["manage"])
+    def retry_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        ids = list(queryset.values_list("id", flat=True))
+        done, skipped = self._each(ids, get_queue().retry_job)
+        self._report(
+            request, f"{done} job(s) sent back to pending", skipped, "only failed or cancelled jobs can be retried"
+        )
+
+    @admin.action(description="Cancel selected pending/running jobs", permissions=["manage"])
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        ids = list(queryset.values_list("id", flat=True))
+        done, skipped = self._each(ids, get_queue().cancel_job)
+        self._report(request, f"{done} job(s) cancelled", skipped, "they had already finished")
+
+    @admin.action(description="Delete selected finished jobs", permissions=["delete"])
+    def delete_finished_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        total = queryset.count()
+        deleted, _ = queryset.filter(status__in=FINISHED).delete()
+        self._report(
+            request,
+            f"{deleted} finished job(s) deleted",
+            total - deleted,
+            "pending and running jobs are cancelled, not deleted",
+        )
+
+    def _report(self, request: HttpRequest, done: str, skipped: int, why: str) -> None:
+        self.message_user(request, done + ".", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} skipped: {why}.", messages.WARNING)
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(DBJobQModelAdmin):
+    """Schedules: list and detail; enable, disable and run now."""
+
+    list_display = ("id", "job_type", "schedule_type", "schedule_expression", "enabled", "queue", "next", "last")
+    list_filter = ("enabled", "schedule_type", "queue")
+    search_fields = ("=id", "job_type")
+    actions = ("enable_schedules", "disable_schedules", "run_now")
+    readonly_fields = ("next", "last", "data_display")
+    fields = (
+        "id",
+        "job_type",
+        "data_display",
+        "queue",
+        "priority",
+        "max_retries",
+        "schedule_type",
+        "schedule_expression",
+        "enabled",
+        "next",
+        "last",
+    )
+
+    @admin.display(description="next run", ordering="next_run")
+    def next(self, obj: Schedule) -> datetime | None:
+        return _time(obj.next_run)
+
+    @admin.display(description="last run", ordering="last_run")
+    def last(self, obj: Schedule) -> datetime | None:
+        return _time(obj.last_run)
+
+    @admin.display(description="job data")
+    def data_display(self, obj: Schedule) -> SafeString | str:
+        return _pretty_json(obj.job_data)
+
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Schedule], enabled: bool) -> None:
+        ids = list(queryset.values_list("id", flat=True))
+        storage = get_queue().storage
+
+        async def update() -> int:
+            changed = 0
+            for schedule_id in ids:
+                schedule = await storage.get_schedule(schedule_id)
+                if schedule is not None and schedule.enabled != enabled:
+                    schedule.enabled = enabled
+                    await storage.update_schedule(schedule)
+                    changed += 1
+            return changed
+
+        changed = _run(update)
+        self.message_user(request, f"{changed} schedule(s) {'enabled' if enabled else 'disabled'}.", messages.SUCCESS)
+
+    @admin.action(description="Enable selected schedules", permissions=["manage"])
+    def enable_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected schedules", permissions=["manage"])
+    def disable_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        self._set_enabled(request, queryset, False)
+
+    @admin.action(description="Run selected schedules now (one extra job each)", permissions=["manage"])
+    def run_now(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        ids = list(queryset.values_list("id", flat=True))
+        queue = get_queue()
+
+        async def fire() -> list[str]:
+            jobs = []
+            for schedule_id in ids:
+                schedule = await queue.storage.get_schedule(schedule_id)
+                if schedule is not None:
+                    jobs.append(
+                        await queue.enqueue(
+                            schedule.job_type,
+                            schedule.job_data,
+                            queue=schedule.queue,
+                            priority=schedule.priority,
+                            max_retries=schedule.max_retries,
+                        )
+                    )
+            return jobs
+
+        jobs = _run(fire)
+        self.message_user(request, f"{len(jobs)} job(s) enqueued: {', '.join(jobs)}.", messages.SUCCESS)
+
+
+@admin.register(Worker)
+class WorkerAdmin(DBJobQModelAdmin):
+    """Live workers and their heartbeats (read-only)."""
+
+    list_display = ("id", "hostname", "pid", "queues", "concurrency", "started", "heartbeat")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: Worker) -> datetime | None:
+        return _time(obj.started_at)
+
+    @admin.display(description="last heartbeat", ordering="last_heartbeat")
+    def heartbeat(self, obj: Worker) -> datetime | None:
+        return _time(obj.last_heartbeat)

@@ -1,0 +1,295 @@
+"""The ``DBJOBQ`` settings dict, read through one accessor: :func:`get_settings`.
+
+Every key is optional; the defaults are stated once, in :data:`DEFAULTS`. By default DBJobQ uses
+the database of ``DATABASES["default"]`` (or the alias in ``DBJOBQ["DATABASE"]``) through the
+matching async driver: ``postgresql`` -> asyncpg, ``sqlite3`` -> aiosqlite, ``mysql`` -> aiomysql.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+from sqlalchemy.engine import URL, make_url
+
+from dbjobq.errors import ConfigurationError
+from dbjobq.storage.urls import parse_url
+
+#: Every ``DBJOBQ`` key and its default.
+DEFAULTS: dict[str, Any] = {
+    "DATABASE": "default",  # the Django database alias jobs live in
+    "DATABASE_URL": None,  # an async SQLAlchemy URL to that same database; derived when None
+    "ENGINE_OPTIONS": {},  # extra create_async_engine() options
+    "QUEUES": None,  # queues `runworker` serves by default (None: all)
+    "CONCURRENCY": 10,
+    "POLL_INTERVAL": 1.0,
+    "SCHEDULE_POLL_INTERVAL": 60.0,
+    "SHUTDOWN_TIMEOUT": 30.0,
+    "RETENTION": timedelta(days=7),  # completed/cancelled jobs are pruned after this (None: never)
+    "FAILED_RETENTION": timedelta(days=30),  # failed jobs are pruned after this (None: never)
+    "AUTODISCOVER": ("jobs", "tasks"),  # modules of installed apps that `runworker` imports
+}
+
+#: Django vendor -> the async SQLAlchemy driver DBJobQ uses for it.
+ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite", "mysql": "mysql+aiomysql"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A configuration mistake: what is wrong and how to fix it (a system check reports it)."""
+
+    id: str
+    message: str
+    hint: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class DBJobQSettings:
+    """The effective ``DBJOBQ`` settings (see :data:`DEFAULTS`)."""
+
+    database: str
+    database_url: str | None
+    engine_options: Mapping[str, Any]
+    queues: tuple[str, ...] | None
+    concurrency: int
+    poll_interval: float
+    schedule_poll_interval: float
+    shutdown_timeout: float
+    retention: float | timedelta | None
+    failed_retention: float | timedelta | None
+    autodiscover: tuple[str, ...]
+
+    def engine_url(self) -> URL:
+        """The async SQLAlchemy URL of DBJobQ's database (``DATABASE_URL``, or derived from Django's).
+
+        Raises ``ImproperlyConfigured`` saying how to fix a bad or sync URL.
+        """
+        url = self.database_url if self.database_url is not None else derive_url(self.database)
+        try:
+            return parse_url(url)
+        except ConfigurationError as exc:
+            raise ImproperlyConfigured(f"DBJOBQ: {exc}") from None
+
+
+def raw_settings() -> dict[str, Any]:
+    """``settings.DBJOBQ`` (``{}`` when unset); not validated."""
+    value = getattr(django_settings, "DBJOBQ", None)
+    return {} if value is None else value
+
+
+def problems() -> list[Problem]:
+    """Everything wrong with the ``DBJOBQ`` setting (the system checks report these)."""
+    raw = raw_settings()
+    if not isinstance(raw, Mapping):
+        return [
+            Problem(
+                "dbjobq.E001",
+                f"DBJOBQ must be a dict, not {type(raw).__name__}.",
+                'Write e.g. DBJOBQ = {"CONCURRENCY": 4}, or remove the setting.',
+            )
+        ]
+    found: list[Problem] = []
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        found.append(
+            Problem(
+                "dbjobq.E001",
+                f"Unknown DBJOBQ key(s): {', '.join(unknown)}.",
+                f"Valid keys: {', '.join(sorted(DEFAULTS))}.",
+            )
+        )
+    values = {**DEFAULTS, **raw}
+    found += _value_problems(values)
+    if found:
+        return found
+    alias = values["DATABASE"]
+    if alias not in django_settings.DATABASES:
+        return [
+            Problem(
+                "dbjobq.E002",
+                f"DBJOBQ['DATABASE'] is {alias!r}, which is not in DATABASES.",
+                f"Use one of {', '.join(sorted(django_settings.DATABASES))}.",
+            )
+        ]
+    url = values["DATABASE_URL"]
+    if url is None:
+        vendor = connections[alias].vendor
+        if vendor not in ASYNC_DRIVERS:
+            return [
+                Problem(
+                    "dbjobq.E003",
+                    f"DBJobQ cannot use the {vendor!r} database {alias!r}.",
+                    "DBJobQ supports PostgreSQL, SQLite and MySQL/MariaDB: point DBJOBQ['DATABASE'] at one of those.",
+                )
+            ]
+        if vendor == "sqlite" and _is_memory(connections[alias].settings_dict.get("NAME")):
+            found.append(
+                Problem(
+                    "dbjobq.W001",
+                    f"The database {alias!r} is an in-memory SQLite database.",
+                    "Workers run in other processes and cannot see it: use a SQLite file (or PostgreSQL).",
+                    warning=True,
+                )
+            )
+    try:
+        get_settings_unchecked().engine_url()
+    except ImproperlyConfigured as exc:
+        hint = (
+            "Give an async URL, e.g. postgresql+asyncpg://user:password@host/db, "
+            "mysql+aiomysql://user@host/db or sqlite+aiosqlite:////path/to/db.sqlite3, "
+            "or remove DATABASE_URL to derive it from DATABASES."
+        )
+        found.append(Problem("dbjobq.E004", str(exc), hint))
+        return found
+    if url is not None and connections[alias].vendor in ASYNC_DRIVERS and not same_database(derive_url(alias), url):
+        found.append(
+            Problem(
+                "dbjobq.W002",
+                f"DBJOBQ['DATABASE_URL'] names another database than DATABASES[{alias!r}].",
+                "enqueue() writes jobs through Django's connection while workers read DATABASE_URL: point both "
+                "at the same database (or remove DATABASE_URL to derive it).",
+                warning=True,
+            )
+        )
+    return found
+
+
+def _value_problems(values: Mapping[str, Any]) -> list[Problem]:
+    found: list[Problem] = []
+
+    def bad(key: str, expected: str) -> None:
+        found.append(
+            Problem(
+                "dbjobq.E005",
+                f"DBJOBQ[{key!r}] must be {expected}, not {values[key]!r}.",
+                f"Fix DBJOBQ[{key!r}] or remove it to use the default ({DEFAULTS[key]!r}).",
+            )
+        )
+
+    if not isinstance(values["DATABASE"], str):
+        bad("DATABASE", "a database alias (str)")
+    if values["DATABASE_URL"] is not None and not isinstance(values["DATABASE_URL"], str):
+        bad("DATABASE_URL", "an async SQLAlchemy URL (str) or None")
+    if not isinstance(values["ENGINE_OPTIONS"], Mapping):
+        bad("ENGINE_OPTIONS", "a dict")
+    queues = values["QUEUES"]
+    if queues is not None and (
+        isinstance(queues, str) or not isinstance(queues, Sequence) or not all(isinstance(q, str) and q for q in queues)
+    ):
+        bad("QUEUES", "a list of queue names or None")
+    if (
+        not isinstance(values["CONCURRENCY"], int)
+        or isinstance(values["CONCURRENCY"], bool)
+        or values["CONCURRENCY"] < 1
+    ):
+        bad("CONCURRENCY", "an int >= 1")
+    for key in ("POLL_INTERVAL", "SCHEDULE_POLL_INTERVAL"):
+        if not _is_number(values[key]) or values[key] <= 0:
+            bad(key, "a positive number of seconds")
+    if not _is_number(values["SHUTDOWN_TIMEOUT"]) or values["SHUTDOWN_TIMEOUT"] < 0:
+        bad("SHUTDOWN_TIMEOUT", "a number of seconds >= 0")
+    for key in ("RETENTION", "FAILED_RETENTION"):
+        if values[key] is not None and not isinstance(values[key], timedelta) and not _is_number(values[key]):
+            bad(key, "seconds, a timedelta or None")
+    autodiscover = values["AUTODISCOVER"]
+    if isinstance(autodiscover, str) or not isinstance(autodiscover, Sequence):
+        bad("AUTODISCOVER", "a list of module names")
+    return found
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_memory(name: Any) -> bool:
+    text = str(name or "")
+    return text in ("", ":memory:") or "mode=memory" in text
+
+
+def get_settings_unchecked() -> DBJobQSettings:
+    """The settings merged with :data:`DEFAULTS`, without validation (the checks use this)."""
+    values = {**DEFAULTS, **raw_settings()}
+    queues = values["QUEUES"]
+    return DBJobQSettings(
+        database=values["DATABASE"],
+        database_url=values["DATABASE_URL"],
+        engine_options=dict(values["ENGINE_OPTIONS"]),
+        queues=tuple(queues) if queues else None,
+        concurrency=values["CONCURRENCY"],
+        poll_interval=float(values["POLL_INTERVAL"]),
+        schedule_poll_interval=float(values["SCHEDULE_POLL_INTERVAL"]),
+        shutdown_timeout=float(values["SHUTDOWN_TIMEOUT"]),
+        retention=values["RETENTION"],
+        failed_retention=values["FAILED_RETENTION"],
+        autodiscover=tuple(values["AUTODISCOVER"]),
+    )
+
+
+def get_settings() -> DBJobQSettings:
+    """The effective ``DBJOBQ`` settings; raises ``ImproperlyConfigured`` (with the fix) if invalid."""
+    errors = [p for p in problems() if not p.warning]
+    if errors:
+        raise ImproperlyConfigured(f"{errors[0].message} {errors[0].hint}")
+    return get_settings_unchecked()
+
+
+def derive_url(alias: str) -> str:
+    """The async SQLAlchemy URL for Django's database ``alias`` (its live settings, e.g. a test database)."""
+    connection = connections[alias]
+    vendor = connection.vendor
+    if vendor not in ASYNC_DRIVERS:
+        raise ImproperlyConfigured(
+            f"DBJobQ cannot use the {vendor!r} database {alias!r}: it supports PostgreSQL, SQLite and "
+            "MySQL/MariaDB (set DBJOBQ['DATABASE'] or DBJOBQ['DATABASE_URL'])"
+        )
+    return async_url(vendor, connection.settings_dict)
+
+
+def async_url(vendor: str, params: Mapping[str, Any]) -> str:
+    """The async SQLAlchemy URL for a Django ``DATABASES`` entry of ``vendor``."""
+    options = params.get("OPTIONS") or {}
+    if vendor == "sqlite":
+        return URL.create(ASYNC_DRIVERS[vendor], database=str(params.get("NAME") or "")).render_as_string(
+            hide_password=False
+        )
+    query: dict[str, str] = {}
+    if vendor == "mysql":
+        query["charset"] = str(options.get("charset", "utf8mb4"))
+    elif "sslmode" in options:
+        query["ssl"] = str(options["sslmode"])
+    url = URL.create(
+        ASYNC_DRIVERS[vendor],
+        username=params.get("USER") or None,
+        password=params.get("PASSWORD") or None,
+        host=params.get("HOST") or None,
+        port=int(params["PORT"]) if params.get("PORT") else None,
+        database=params.get("NAME") or None,
+        query=query,
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def same_database(url_a: str | URL, url_b: str | URL) -> bool:
+    """True if two URLs name the same database (driver, credentials and options aside)."""
+    default_ports = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+
+    def key(url: str | URL) -> tuple[Any, ...]:
+        try:
+            parsed = make_url(url)
+        except Exception:
+            return (str(url),)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            return (backend, os.path.abspath(parsed.database or ""))
+        backend = "mysql" if backend == "mariadb" else backend
+        host = "localhost" if parsed.host in (None, "", "127.0.0.1", "::1") else parsed.host
+        return (backend, host, parsed.port or default_ports.get(backend), parsed.database)
+
+    return key(url_a) == key(url_b)

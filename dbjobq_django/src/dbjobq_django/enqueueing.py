@@ -1,0 +1,106 @@
+"""Enqueueing from Django: sync through the ORM (joins the current transaction), async through the core."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import SynchronousOnlyOperation
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from dbjobq import JobQueue
+from dbjobq.storage.sqlalchemy_storage import new_job_row
+
+from . import conf
+from .storage import DjangoStorage
+
+JobRef = Callable[..., Any] | str
+
+_lock = threading.Lock()
+_queue: tuple[str, JobQueue] | None = None
+
+
+def get_queue() -> JobQueue:
+    """The core :class:`~dbjobq.JobQueue` on DBJobQ's database, for everything beyond enqueueing.
+
+    Use it from async code (``await get_queue().get_job(job_id)``); it is shared by the process and
+    safe on any event loop.
+    """
+    global _queue
+    settings = conf.get_settings()
+    url = settings.engine_url()
+    key = url.render_as_string(hide_password=False) + repr(sorted(settings.engine_options.items()))
+    with _lock:
+        if _queue is None or _queue[0] != key:
+            _queue = (key, JobQueue(DjangoStorage(url, **settings.engine_options)))
+        return _queue[1]
+
+
+@receiver(setting_changed)
+def _forget_queue(*, setting: str, **kwargs: Any) -> None:
+    global _queue
+    if setting in ("DBJOBQ", "DATABASES"):
+        _queue = None  # NullPool engines hold no connection: nothing to close
+
+
+def enqueue(
+    func_or_name: JobRef,
+    data: dict[str, Any] | None = None,
+    *,
+    delay: float | timedelta | None = None,
+    run_at: datetime | float | None = None,
+    priority: int | None = None,
+    max_retries: int | None = None,
+    queue: str | None = None,
+) -> str:
+    """Add a job from sync code and return its id.
+
+    The row is written through the Django ORM on the connection of ``DBJOBQ["DATABASE"]``, so inside
+    ``transaction.atomic()`` the job exists only if the transaction commits (on PostgreSQL workers are
+    woken at commit). Arguments are those of :meth:`dbjobq.JobQueue.enqueue`; from async code use
+    :func:`aenqueue`.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise SynchronousOnlyOperation(
+            "dbjobq_django.enqueue() is for sync code: in an async view use `await dbjobq_django.aenqueue(...)`"
+        )
+    from .models import Job
+
+    settings = conf.get_settings()
+    # The core builds the row (registry defaults, JSON payload, due time, id), so a job written by
+    # the ORM is indistinguishable from one written by JobQueue.enqueue().
+    new = get_queue().prepare_job(
+        func_or_name, data, delay=delay, run_at=run_at, priority=priority, max_retries=max_retries, queue=queue
+    )
+    row = new_job_row(new, time.time())
+    Job(**row).save(using=settings.database, force_insert=True)
+    return str(row["id"])
+
+
+async def aenqueue(
+    func_or_name: JobRef,
+    data: dict[str, Any] | None = None,
+    *,
+    delay: float | timedelta | None = None,
+    run_at: datetime | float | None = None,
+    priority: int | None = None,
+    max_retries: int | None = None,
+    queue: str | None = None,
+) -> str:
+    """Add a job from async code (async views) through the core queue and return its id.
+
+    It commits on its own: Django's transactions are sync-only. Arguments are those of
+    :meth:`dbjobq.JobQueue.enqueue`.
+    """
+    return await get_queue().enqueue(
+        func_or_name, data, delay=delay, run_at=run_at, priority=priority, max_retries=max_retries, queue=queue
+    )

@@ -1,0 +1,128 @@
+"""Django models mirroring the core's tables column for column (``dbjobq.storage.schema``).
+
+The core owns these tables: workers and ``dbjobq_django.get_queue()`` write them through
+SQLAlchemy, so the models are for reading (the admin, your own queries) and for Django's
+migrations. Write jobs with ``dbjobq_django.enqueue()``, never by saving a model: the queue's
+invariants (statuses, leases, attempts) are kept by the core.
+
+The two indexes the claim query and lease recovery use are partial on PostgreSQL and SQLite and
+full (status first) on MySQL/MariaDB; they are created per database by the migrations, exactly as
+``schema.py`` defines them, and are not listed here because Django cannot express that difference.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from django.db import models
+
+from dbjobq import JobStatus, ScheduleType
+
+from . import fields
+
+STATUS_CHOICES = [(status.value, status.value.capitalize()) for status in JobStatus]
+SCHEDULE_TYPE_CHOICES = [(kind.value, kind.value.capitalize()) for kind in ScheduleType]
+
+
+def epoch_to_datetime(value: float | None) -> datetime | None:
+    """Epoch seconds (as stored) as an aware UTC datetime, ``None`` kept."""
+    return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+class Job(models.Model):
+    """A row of ``dbjobq_jobs``. Times are epoch seconds (floats); see the ``*_dt`` properties."""
+
+    id = fields.KeyField(primary_key=True, max_length=36)
+    type = models.CharField(max_length=255)
+    queue = models.CharField(max_length=64)
+    data = fields.TextField()
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES)
+    priority = models.IntegerField()
+    attempts = models.IntegerField()
+    max_retries = models.IntegerField()
+    error = fields.TextField(null=True)
+    result = fields.TextField(null=True)
+    created_at = fields.DoubleField()
+    updated_at = fields.DoubleField()
+    execute_at = fields.DoubleField()
+    started_at = fields.DoubleField(null=True)
+    finished_at = fields.DoubleField(null=True)
+    worker_id = models.CharField(max_length=64, null=True)
+    lease_token = models.CharField(max_length=36, null=True)
+    lease_expires_at = fields.DoubleField(null=True)
+
+    class Meta:
+        db_table = "dbjobq_jobs"
+        verbose_name = "job"
+        ordering = ["-id"]  # ids are time-ordered (UUIDv7): newest first, by the primary key
+        indexes = [models.Index(fields=["status", "finished_at"], name="ix_dbjobq_jobs_status_finished")]
+
+    def __str__(self) -> str:
+        return f"{self.type} [{self.status}] {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the job is completed, failed or cancelled."""
+        return self.status in {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
+
+
+class Schedule(models.Model):
+    """A row of ``dbjobq_schedules``: a recurring job."""
+
+    id = fields.KeyField(primary_key=True, max_length=255)
+    job_type = models.CharField(max_length=255)
+    job_data = fields.TextField()
+    queue = models.CharField(max_length=64)
+    schedule_type = models.CharField(max_length=16, choices=SCHEDULE_TYPE_CHOICES)
+    schedule_expression = models.CharField(max_length=255)
+    next_run = fields.DoubleField()
+    last_run = fields.DoubleField(null=True)
+    enabled = fields.BooleanField()
+    priority = models.IntegerField()
+    max_retries = models.IntegerField()
+    created_at = fields.DoubleField()
+    updated_at = fields.DoubleField()
+
+    class Meta:
+        db_table = "dbjobq_schedules"
+        verbose_name = "schedule"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["enabled", "next_run"], name="ix_dbjobq_schedules_due")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Worker(models.Model):
+    """A row of ``dbjobq_workers``: a live worker and its last heartbeat."""
+
+    id = fields.KeyField(primary_key=True, max_length=64)
+    hostname = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    queues = models.CharField(max_length=1024, null=True)
+    concurrency = models.IntegerField()
+    started_at = fields.DoubleField()
+    last_heartbeat = fields.DoubleField()
+
+    class Meta:
+        db_table = "dbjobq_workers"
+        verbose_name = "worker"
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Metadata(models.Model):
+    """A row of ``dbjobq_meta`` (e.g. ``schema_version``)."""
+
+    key = fields.KeyField(primary_key=True, max_length=64)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        db_table = "dbjobq_meta"
+        verbose_name = "metadata entry"
+        verbose_name_plural = "metadata"
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"

@@ -1,0 +1,138 @@
+"""The admin: job and schedule pages render for a superuser, and every action works through the core."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+import dbjobq_django
+from dbjobq import Schedule
+from dbjobq_django.models import Job
+from dbjobq_django.models import Schedule as ScheduleRow
+from tests.django.conftest import insert_job, per_database
+
+CHANGELIST = "/admin/dbjobq/job/"
+SCHEDULES = "/admin/dbjobq/schedule/"
+
+
+def _action(client: Client, url: str, action: str, ids: list[str]) -> Any:
+    response = client.post(url, {"action": action, "_selected_action": ids}, follow=True)
+    assert response.status_code == 200
+    return response
+
+
+def _schedule(schedule_id: str, *, enabled: bool = True) -> None:
+    schedule = Schedule(
+        schedule_id,
+        "testapp.add",
+        {"a": 1, "b": 1},
+        "interval",
+        "3600",
+        next_run=time.time() + 3600,
+        enabled=enabled,
+        priority=3,
+        queue="reports",
+    )
+    async_to_sync(dbjobq_django.get_queue().storage.create_schedule)(schedule)
+
+
+@per_database(transaction=True)
+def test_admin_job_list_and_detail_render(dbjobq: str, admin_client: Client) -> None:
+    failed = insert_job(
+        dbjobq,
+        "testapp.boom",
+        status="failed",
+        attempts=1,
+        finished_at=time.time(),
+        error="RuntimeError: expected failure\nTraceback (most recent call last):\n  boom",
+    )
+    done = insert_job(dbjobq, status="completed", attempts=1, result='{"total": 3}', finished_at=time.time())
+    pending = insert_job(dbjobq, queue="mail")
+
+    page = admin_client.get(CHANGELIST).content.decode()
+    for text in (
+        failed,
+        done,
+        pending,
+        "testapp.boom",
+        "Failed",
+        "Completed",
+        "RuntimeError: expected failure",
+        "1 / 1",
+    ):
+        assert text in page
+    year = time.strftime("%Y", time.gmtime())
+    assert year in page  # epoch floats shown as dates, not numbers
+
+    filtered = admin_client.get(CHANGELIST, {"status__exact": "failed"}).content.decode()
+    assert failed in filtered and done not in filtered
+    by_queue = admin_client.get(CHANGELIST, {"queue": "mail"}).content.decode()
+    assert pending in by_queue and failed not in by_queue
+    by_type = admin_client.get(CHANGELIST, {"type": "testapp.boom"}).content.decode()
+    assert failed in by_type and pending not in by_type
+    assert failed in admin_client.get(CHANGELIST, {"q": failed}).content.decode()
+    assert done not in admin_client.get(CHANGELIST, {"q": "boom"}).content.decode()
+
+    assert "Jobs" in admin_client.get("/admin/").content.decode()
+    assert admin_client.get("/admin/dbjobq/worker/").status_code == 200
+
+    detail = admin_client.get(f"{CHANGELIST}{failed}/change/").content.decode()
+    assert "Traceback (most recent call last)" in detail
+    assert "&quot;a&quot;: 1" in detail  # the data, pretty-printed
+    assert 'name="_save"' not in detail  # read-only
+    assert "&quot;total&quot;: 3" in admin_client.get(f"{CHANGELIST}{done}/change/").content.decode()
+
+
+@per_database(transaction=True)
+def test_admin_job_actions_use_the_queue(dbjobq: str, admin_client: Client) -> None:
+    failed = insert_job(dbjobq, status="failed", attempts=3, max_retries=2, error="x", finished_at=time.time())
+    pending = insert_job(dbjobq)
+    completed = insert_job(dbjobq, status="completed", attempts=1, finished_at=time.time())
+
+    response = _action(admin_client, CHANGELIST, "retry_jobs", [failed, pending])
+    assert "1 job(s) sent back to pending" in response.content.decode()
+    assert "1 skipped" in response.content.decode()
+    row = Job.objects.using(dbjobq).get(id=failed)
+    assert (row.status, row.attempts, row.finished_at) == ("pending", 0, None)
+
+    _action(admin_client, CHANGELIST, "cancel_jobs", [pending, completed])
+    assert Job.objects.using(dbjobq).get(id=pending).status == "cancelled"
+    assert Job.objects.using(dbjobq).get(id=completed).status == "completed"
+
+    response = _action(admin_client, CHANGELIST, "delete_finished_jobs", [failed, pending, completed])
+    assert set(Job.objects.using(dbjobq).values_list("id", flat=True)) == {failed}  # pending again: kept
+    assert "2 finished job(s) deleted" in response.content.decode()
+
+    # Unfinished jobs cannot be deleted one by one either, and the bulk delete is not offered.
+    assert admin_client.get(f"{CHANGELIST}{failed}/delete/").status_code == 403
+    assert "delete_selected" not in admin_client.get(CHANGELIST).content.decode()
+
+
+@per_database(transaction=True)
+def test_admin_schedule_actions(dbjobq: str, admin_client: Client) -> None:
+    _schedule("hourly-report")
+    _schedule("paused", enabled=False)
+
+    page = admin_client.get(SCHEDULES).content.decode()
+    assert "hourly-report" in page and "interval" in page
+    assert "&quot;a&quot;: 1" in admin_client.get(f"{SCHEDULES}hourly-report/change/").content.decode()
+
+    _action(admin_client, SCHEDULES, "disable_schedules", ["hourly-report"])
+    _action(admin_client, SCHEDULES, "enable_schedules", ["paused"])
+    enabled = dict(ScheduleRow.objects.using(dbjobq).values_list("id", "enabled"))
+    assert enabled == {"hourly-report": False, "paused": True}
+
+    before = ScheduleRow.objects.using(dbjobq).get(id="hourly-report").next_run
+    response = _action(admin_client, SCHEDULES, "run_now", ["hourly-report"])
+    assert "1 job(s) enqueued" in response.content.decode()
+    job = Job.objects.using(dbjobq).get()
+    assert (job.type, job.queue, job.priority, job.status) == ("testapp.add", "reports", 3, "pending")
+    assert ScheduleRow.objects.using(dbjobq).get(id="hourly-report").next_run == before  # not rescheduled
+
+
+@per_database()
+def test_admin_requires_staff(dbjobq: str, client: Client) -> None:
+    assert client.get(CHANGELIST).status_code == 302  # to the login page

@@ -1,0 +1,117 @@
+"""Enqueueing from Django: sync joins the ORM transaction, async goes through the core queue."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
+from django.db import connections, transaction
+from django.test import Client
+
+import dbjobq_django
+from dbjobq import JobStatus, job
+from dbjobq.storage import SQLAlchemyStorage
+from dbjobq_django.models import Job
+from tests.django.conftest import per_database
+from tests.waiting import wait_until
+
+
+@job(name="tests.django.defaults", priority=7, max_retries=2, queue="mail")
+def defaults_job(data: dict[str, Any]) -> None:
+    """A job with decorator defaults."""
+
+
+@per_database(transaction=True)
+def test_enqueue_rolled_back_transaction_leaves_no_job(dbjobq: str) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic(using=dbjobq):
+        job_id = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 2})
+        assert Job.objects.using(dbjobq).filter(id=job_id).exists()  # visible inside the transaction
+        raise RuntimeError("roll back")
+    assert not Job.objects.using(dbjobq).filter(id=job_id).exists()
+
+
+@per_database(transaction=True)
+def test_enqueue_committed_transaction_keeps_job(dbjobq: str) -> None:
+    with transaction.atomic(using=dbjobq):
+        job_id = dbjobq_django.enqueue(defaults_job, {"to": "a@example.com"}, delay=60)
+    # Read back through the core, as a worker would.
+    stored = asyncio.run(_core_get(job_id))
+    assert stored is not None
+    assert stored.status is JobStatus.PENDING
+    assert stored.type == "tests.django.defaults"
+    assert stored.data == {"to": "a@example.com"}
+    assert (stored.queue, stored.priority, stored.max_retries, stored.attempts) == ("mail", 7, 2, 0)
+    assert stored.execute_at and stored.created_at
+    assert 59 < (stored.execute_at - stored.created_at).total_seconds() < 61
+
+
+async def _core_get(job_id: str) -> Any:
+    return await dbjobq_django.get_queue().get_job(job_id)
+
+
+@per_database(transaction=True)
+def test_enqueue_options_override_defaults(dbjobq: str) -> None:
+    job_id = dbjobq_django.enqueue(defaults_job, None, priority=1, max_retries=0, queue="other")
+    row = Job.objects.using(dbjobq).get(id=job_id)
+    assert (row.queue, row.priority, row.max_retries, row.data) == ("other", 1, 0, "{}")
+
+
+def test_enqueue_rejects_bad_input_before_writing() -> None:
+    with pytest.raises(TypeError, match="JSON"):
+        dbjobq_django.enqueue("testapp.add", {"when": object()})
+    with pytest.raises(ValueError, match="delay"):
+        dbjobq_django.enqueue("testapp.add", delay=-1)
+
+
+async def test_enqueue_sync_in_async_code_points_to_aenqueue() -> None:
+    with pytest.raises(SynchronousOnlyOperation, match="aenqueue"):
+        dbjobq_django.enqueue("testapp.add")
+
+
+@per_database(transaction=True)
+def test_enqueue_async_view_uses_aenqueue(dbjobq: str) -> None:
+    response = Client().get("/aenqueue/")
+    assert response.status_code == 200
+    row = Job.objects.using(dbjobq).get(id=response.json()["job_id"])
+    assert (row.type, row.status, row.data) == ("testapp.add", "pending", '{"a":2,"b":3}')
+
+
+@per_database(transaction=True)
+def test_enqueue_sync_view_in_transaction(dbjobq: str) -> None:
+    client = Client()
+    assert client.get("/enqueue/?fail=1").status_code == 400
+    assert Job.objects.using(dbjobq).count() == 0
+    job_id = client.get("/enqueue/").json()["job_id"]
+    assert Job.objects.using(dbjobq).filter(id=job_id, status="pending").exists()
+
+
+@per_database(transaction=True, only=("postgresql",))
+async def test_enqueue_notifies_workers_on_commit_only(dbjobq: str) -> None:
+    notified: list[int] = []
+    storage = SQLAlchemyStorage(dbjobq_django.get_settings().engine_url())
+    await storage.initialize()
+    subscription = await storage.listen(lambda: notified.append(1))
+    assert subscription is not None
+    try:
+
+        def rolled_back_then_committed() -> None:
+            try:
+                with pytest.raises(RuntimeError), transaction.atomic(using=dbjobq):
+                    dbjobq_django.enqueue("testapp.add")
+                    raise RuntimeError("roll back")
+                with transaction.atomic(using=dbjobq):
+                    dbjobq_django.enqueue("testapp.add")
+            finally:
+                connections[dbjobq].close()  # this thread's connection, or the test database stays busy
+
+        await sync_to_async(rolled_back_then_committed)()
+        # Notifications arrive in commit order: once the committed one is here, a notification from
+        # the rolled-back insert would have arrived before it.
+        await wait_until(lambda: asyncio.sleep(0, result=bool(notified)), timeout=5)
+        assert notified == [1]
+    finally:
+        await subscription.close()
+        await storage.close()

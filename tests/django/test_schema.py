@@ -1,0 +1,167 @@
+"""Django's migrations build exactly the core's schema (names, types, nullability, indexes, trigger)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.storage.schema import SCHEMA_VERSION
+from dbjobq_django import get_settings
+from tests.databases import create_database, drop_database
+from tests.django.conftest import per_database
+
+
+def _inspect(conn: Connection) -> dict[str, Any]:
+    inspector = inspect(conn)
+    tables: dict[str, Any] = {}
+    for table in sorted(t for t in inspector.get_table_names() if t.startswith("dbjobq_")):
+        columns = [
+            (c["name"], c["type"].compile(dialect=conn.dialect), c["nullable"], c.get("default"))
+            for c in inspector.get_columns(table)
+        ]
+        indexes = sorted(
+            (
+                ix["name"],
+                tuple(ix["column_names"]),
+                bool(ix["unique"]),
+                tuple(sorted((k, tuple(v)) for k, v in (ix.get("column_sorting") or {}).items())),
+                tuple(sorted((k, " ".join(str(v).split())) for k, v in (ix.get("dialect_options") or {}).items())),
+            )
+            for ix in inspector.get_indexes(table)
+        )
+        tables[table] = {
+            "columns": columns,
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": indexes,
+            "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            "foreign_keys": inspector.get_foreign_keys(table),
+        }
+    if conn.dialect.name == "postgresql":
+        tables["triggers"] = sorted(
+            conn.execute(
+                text(
+                    "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE NOT t.tgisinternal AND c.relname LIKE 'dbjobq%'"
+                )
+            ).all()
+        )
+        tables["functions"] = sorted(
+            conn.execute(text("SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'dbjobq%'")).all()
+        )
+    if conn.dialect.name == "mysql":
+        # SQLAlchemy does not reflect index order on MySQL: compare it from the catalogue.
+        tables["index_order"] = sorted(
+            conn.execute(
+                text(
+                    "SELECT table_name, index_name, seq_in_index, column_name, collation "
+                    "FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name LIKE 'dbjobq%'"
+                )
+            ).all()
+        )
+    if conn.dialect.name == "sqlite":
+        # Nor on SQLite: compare the index definitions themselves (quoting aside).
+        tables["index_sql"] = sorted(
+            (name, " ".join(sql.replace('"', "").lower().split()))
+            for name, sql in conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                    "AND tbl_name LIKE 'dbjobq%'"
+                )
+            ).all()
+        )
+    if "dbjobq_meta" in tables:
+        tables["meta_rows"] = sorted(conn.execute(text("SELECT * FROM dbjobq_meta")).all())
+    return tables
+
+
+async def _snapshot(url: Any) -> dict[str, Any]:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_inspect)
+    finally:
+        await engine.dispose()
+
+
+async def _initialize(url: Any) -> None:
+    async with SQLAlchemyStorage(url):
+        pass
+
+
+@contextlib.contextmanager
+def _core_database(vendor: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the same kind, for the core to create its tables in."""
+    if vendor == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'core.sqlite3'}"
+        return
+    url = create_database("postgresql" if vendor == "postgresql" else "mysql")
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@per_database(transaction=True)
+def test_schema_migrations_match_core(dbjobq: str, tmp_path: Path) -> None:
+    url = get_settings().engine_url()
+    call_command("migrate", "dbjobq", "zero", database=dbjobq, verbosity=0)
+    assert not any(asyncio.run(_snapshot(url)).values()), "migrating to zero leaves nothing behind"
+
+    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+    migrated = asyncio.run(_snapshot(url))
+    assert migrated["meta_rows"] == [("schema_version", str(SCHEMA_VERSION))]
+
+    with _core_database(connections[dbjobq].vendor, tmp_path) as core_url:
+        asyncio.run(_initialize(core_url))
+        core = asyncio.run(_snapshot(core_url))
+    assert set(migrated) == set(core)
+    for key in sorted(core):
+        assert migrated[key] == core[key], f"{key} differs between Django's migrations and the core"
+
+    # The core finds nothing to create or change in a migrated database.
+    asyncio.run(_initialize(url))
+    assert asyncio.run(_snapshot(url)) == migrated
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_schema_makemigrations_check_is_clean() -> None:
+    call_command("makemigrations", "dbjobq", "--check", "--dry-run", verbosity=0)
+
+
+def test_schema_version_migration_matches_core() -> None:
+    import importlib
+
+    migration = importlib.import_module("dbjobq_django.migrations.0002_schema_version")
+    assert migration.SCHEMA_VERSION == SCHEMA_VERSION, (
+        "The core's SCHEMA_VERSION changed: add a migration that changes the tables and the version row"
+    )
+
+
+@per_database(transaction=True)
+def test_schema_fake_initial_adopts_tables_made_by_the_core(dbjobq: str) -> None:
+    # A project whose workers created the tables before it added the app (the documented path).
+    url = get_settings().engine_url()
+    migrated = asyncio.run(_snapshot(url))
+    call_command("migrate", "dbjobq", "zero", database=dbjobq, verbosity=0)
+    asyncio.run(_initialize(url))
+    call_command("migrate", "dbjobq", "--fake-initial", database=dbjobq, verbosity=0)
+    adopted = asyncio.run(_snapshot(url))
+    assert adopted.pop("meta_rows") == [("schema_version", str(SCHEMA_VERSION))]
+    migrated.pop("meta_rows")  # earlier tests' flushes may have emptied it
+    assert adopted == migrated
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied = MigrationRecorder(connections[dbjobq]).applied_migrations()
+    assert {("dbjobq", "0001_initial"), ("dbjobq", "0002_schema_version")} <= set(applied)
