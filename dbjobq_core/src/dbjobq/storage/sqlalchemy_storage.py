@@ -16,7 +16,7 @@ from sqlalchemy import and_, bindparam, delete, event, func, insert, literal_col
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnClause, ColumnElement
 
 from .. import errors, scheduling
 from ..models import FINISHED_STATUSES, Job, JobStatus, Schedule
@@ -37,8 +37,8 @@ _RUNNING = JobStatus.RUNNING.value
 # Inlined as SQL literals, not bound parameters, where a partial index is meant to serve the query: a
 # prepared statement's generic plan (PostgreSQL) or SQLite's planner cannot match `status = $1` with an
 # index's `WHERE status = 'pending'`, and would scan every row of that status index instead.
-_PENDING_SQL = literal_column(f"'{_PENDING}'")
-_RUNNING_SQL = literal_column(f"'{_RUNNING}'")
+_PENDING_SQL: ColumnClause[str] = literal_column(f"'{_PENDING}'")
+_RUNNING_SQL: ColumnClause[str] = literal_column(f"'{_RUNNING}'")
 
 
 class SQLAlchemyStorage(BaseStorage):
@@ -648,7 +648,7 @@ def _sqlite_claim_ids(limit: int, now: float, queues: Sequence[str] | None) -> A
         + (" AND queue IN :queues" if queues else "")
         + " ORDER BY priority DESC, execute_at, id LIMIT :limit"
     )
-    params = [bindparam("now", now), bindparam("limit", limit)]
+    params: list[BindParameter[Any]] = [bindparam("now", now), bindparam("limit", limit)]
     if queues:
         params.append(bindparam("queues", list(queues), expanding=True))
     return text(sql).bindparams(*params).columns(jobs.c.id)
