@@ -31,6 +31,10 @@ from .storage.base import Outcome
 logger = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 30.0
+#: With adaptive prefetch, claimed jobs cover about this many seconds of work per slot...
+PREFETCH_HORIZON = 0.05
+#: ...up to this many times ``concurrency`` jobs held beyond the running ones.
+PREFETCH_FACTOR = 20
 
 
 @dataclass
@@ -101,7 +105,11 @@ class Worker:
         self.heartbeat_interval = heartbeat_interval
         self.lease_timeout = lease_timeout
         self.shutdown_timeout = shutdown_timeout
-        self.prefetch = concurrency if prefetch is None else prefetch
+        if prefetch is not None and prefetch < 0:
+            raise ValueError("prefetch must be >= 0")
+        #: Jobs claimed ahead of free slots; ``None`` adapts it to how long jobs take (see _prefetch).
+        self.prefetch = prefetch
+        self._avg_duration: float | None = None
         self.retention = _seconds(retention)
         self.failed_retention = _seconds(failed_retention)
         self.maintenance_interval = maintenance_interval or min(lease_timeout / 2, 30.0)
@@ -352,12 +360,12 @@ class Worker:
     # -- fetching and running -------------------------------------------------------------------
     async def _fetch_loop(self) -> None:
         assert self._wake and self._capacity and self._resumed and self._stopping and self._idle
-        capacity = self.concurrency + self.prefetch
         failures = 0
         while not self._stopping.is_set():
             if self._paused:
                 await self._resumed.wait()
                 continue
+            capacity = self.concurrency + self._prefetch()
             wanted = capacity - len(self._running) - len(self._buffer)
             # Wait for room, and while jobs are buffered, for room worth a round trip.
             if wanted <= 0 or (self._buffer and wanted < capacity // 2):
@@ -413,7 +421,7 @@ class Worker:
 
     async def _has_due_job(self) -> bool:
         claimed = await self.storage.claim_jobs(
-            self.concurrency + self.prefetch, worker_id=self.id, lease_timeout=self.lease_timeout, queues=self.queues
+            self.concurrency + self._prefetch(), worker_id=self.id, lease_timeout=self.lease_timeout, queues=self.queues
         )
         self._add_claimed(claimed)
         return bool(claimed)
@@ -425,6 +433,25 @@ class Worker:
         self._buffer.extend(claimed)
         if start:
             self._start_buffered()
+
+    def _prefetch(self) -> int:
+        """How many jobs to hold beyond the free slots.
+
+        Fixed if given; otherwise enough to keep every slot busy for about
+        :data:`PREFETCH_HORIZON` seconds at the observed job duration, between ``concurrency`` and
+        :data:`PREFETCH_FACTOR` times it: fast jobs come in large batches (one claim round trip serves
+        many), slow jobs are not hoarded away from other workers.
+        """
+        if self.prefetch is not None:
+            return self.prefetch
+        if self._avg_duration is None:
+            return self.concurrency
+        wanted = int(self.concurrency * PREFETCH_HORIZON / max(self._avg_duration, 1e-6))
+        return max(self.concurrency, min(self.concurrency * PREFETCH_FACTOR, wanted))
+
+    def _observe(self, duration: float) -> None:
+        previous = self._avg_duration
+        self._avg_duration = duration if previous is None else previous + 0.1 * (duration - previous)
 
     def _start_buffered(self) -> None:
         while self._buffer and len(self._running) < self.concurrency:
@@ -439,6 +466,7 @@ class Worker:
             if self.hooks:
                 await self.hooks.emit("job_started", job)
             result = await run_job(job, executor=self._executor)
+            self._observe(result.duration)
             self._outcomes.append(result.outcome)
             if len(self._outcomes) == 1 or len(self._outcomes) >= self.flush_size:
                 self._outcome_ready.set()
