@@ -59,8 +59,9 @@ class Worker:
     limits the queues served (``None``: all). Running jobs hold leases of ``lease_timeout`` seconds,
     renewed every ``heartbeat_interval``; a job whose worker dies returns to pending once its lease
     expires. ``stop()`` lets running jobs finish for up to ``shutdown_timeout`` seconds, then puts
-    them back to pending. ``retention`` (default 7 days) and ``failed_retention`` (30 days) bound how
-    long finished jobs are kept; ``None`` keeps them forever.
+    them back to pending. ``prefetch`` jobs are claimed beyond the free slots (default: adapted to the
+    observed job duration, from ``concurrency`` up to 20 times it). ``retention`` (default 7 days)
+    and ``failed_retention`` (30 days) bound how long finished jobs are kept; ``None`` keeps them.
     """
 
     def __init__(
