@@ -15,6 +15,7 @@ from .execution import RunResult, run_job
 from .models import FINISHED_STATUSES, Job, JobStatus
 from .serialization import dumps_payload
 from .storage.base import BaseStorage, NewJob
+from .timing import as_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ class JobQueue:
         statuses: Sequence[JobStatus | str] = FINISHED_STATUSES,
     ) -> int:
         """Delete jobs in ``statuses`` that finished more than ``older_than`` ago; return how many."""
-        seconds = older_than.total_seconds() if isinstance(older_than, timedelta) else float(older_than)
+        seconds = float(as_seconds(older_than))
         return await self.storage.purge(seconds, statuses)
 
     async def _require(self, job_id: str) -> Job:
@@ -231,7 +232,7 @@ def _due_time(delay: float | timedelta | None, run_at: datetime | float | None) 
     if delay is not None and run_at is not None:
         raise ValueError("Give delay or run_at, not both")
     if delay is not None:
-        seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+        seconds = as_seconds(delay)
         if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"delay must be a non-negative number of seconds, not {delay!r}")
         return time.time() + seconds

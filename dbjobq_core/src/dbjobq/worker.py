@@ -27,6 +27,7 @@ from .hooks import Hook, Hooks, JobEvent
 from .models import Job, JobStatus
 from .queue import JobQueue
 from .storage.base import Outcome
+from .timing import as_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +47,6 @@ class WorkerStats:
     failed: int = 0
     retried: int = 0
     rejected: int = 0
-
-
-def _seconds(value: float | timedelta | None) -> float | None:
-    return value.total_seconds() if isinstance(value, timedelta) else value
 
 
 class Worker:
@@ -111,8 +108,8 @@ class Worker:
         #: Jobs claimed ahead of free slots; ``None`` adapts it to how long jobs take (see _prefetch).
         self.prefetch = prefetch
         self._avg_duration: float | None = None
-        self.retention = _seconds(retention)
-        self.failed_retention = _seconds(failed_retention)
+        self.retention = as_seconds(retention)
+        self.failed_retention = as_seconds(failed_retention)
         self.maintenance_interval = maintenance_interval or min(lease_timeout / 2, 30.0)
         self.flush_interval = flush_interval
         self.flush_size = flush_size
@@ -375,9 +372,7 @@ class Worker:
                 continue
             self._wake.clear()
             try:
-                claimed = await self.storage.claim_jobs(
-                    wanted, worker_id=self.id, lease_timeout=self.lease_timeout, queues=self.queues
-                )
+                claimed = await self._claim(wanted)
                 failures = 0
             except Exception:
                 failures += 1
@@ -420,10 +415,13 @@ class Worker:
             return False
         return True
 
-    async def _has_due_job(self) -> bool:
-        claimed = await self.storage.claim_jobs(
-            self.concurrency + self._prefetch(), worker_id=self.id, lease_timeout=self.lease_timeout, queues=self.queues
+    async def _claim(self, limit: int) -> list[Job]:
+        return await self.storage.claim_jobs(
+            limit, worker_id=self.id, lease_timeout=self.lease_timeout, queues=self.queues
         )
+
+    async def _has_due_job(self) -> bool:
+        claimed = await self._claim(self.concurrency + self._prefetch())
         self._add_claimed(claimed)
         return bool(claimed)
 

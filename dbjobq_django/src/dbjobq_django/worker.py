@@ -6,7 +6,6 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 from django.db import close_old_connections, reset_queries
@@ -17,6 +16,7 @@ from dbjobq import registry as job_registry
 from dbjobq.cli import run_worker_blocking
 from dbjobq.errors import JobNotRegisteredError
 from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.timing import as_seconds
 
 from . import conf
 
@@ -73,8 +73,8 @@ def manage_connections(name: str) -> None:
 def prepare_worker(worker: Worker) -> None:
     """Apply the ``DBJOBQ`` retention settings and Django's connection handling to ``worker``."""
     settings = conf.get_settings()
-    worker.retention = _seconds(settings.retention)
-    worker.failed_retention = _seconds(settings.failed_retention)
+    worker.retention = as_seconds(settings.retention)
+    worker.failed_retention = as_seconds(settings.failed_retention)
     for name in job_registry.registered():
         manage_connections(name)
 
@@ -101,6 +101,3 @@ def run_worker(options: Mapping[str, Any]) -> WorkerStats:
         lambda: SQLAlchemyStorage(url, **settings.engine_options), options, on_start=prepare_worker
     )
 
-
-def _seconds(value: float | timedelta | None) -> float | None:
-    return value.total_seconds() if isinstance(value, timedelta) else value
