@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -20,3 +20,9 @@ async def wait_until(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
         await asyncio.sleep(interval)
+
+
+async def listening(worker: Any) -> bool:
+    """True once a PostgreSQL worker holds a live LISTEN connection."""
+    subscription = worker._subscription
+    return subscription is not None and bool(subscription.alive)

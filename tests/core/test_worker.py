@@ -12,7 +12,7 @@ import pytest
 from dbjobq import Job, JobQueue, RunResult, Schedule, Worker
 from dbjobq.storage import SQLAlchemyStorage
 from tests.core import jobs
-from tests.waiting import wait_until
+from tests.waiting import listening, wait_until
 
 
 async def finished(queue: JobQueue, count: int) -> bool:
@@ -174,8 +174,8 @@ async def test_worker_wakes_in_process_without_polling(queue: JobQueue) -> None:
 async def test_worker_wakes_on_postgres_notify_from_another_process(db_url: str, queue: JobQueue) -> None:
     async with SQLAlchemyStorage(db_url) as other_storage:
         producer = JobQueue(other_storage)  # shares nothing with the worker's queue
-        async with Worker(queue, poll_interval=60):
-            await wait_until(lambda: _listening(queue))
+        async with Worker(queue, poll_interval=60) as worker:
+            await wait_until(lambda: listening(worker))
             job_id = await producer.enqueue(jobs.add, {"a": 1, "b": 1})
             await wait_until(lambda: _is(queue, job_id, "completed"), timeout=5)
 
@@ -243,9 +243,6 @@ async def _lease_beyond(queue: JobQueue, job_id: str, threshold: float) -> bool:
     lease = await _lease(queue, job_id)
     return lease is not None and lease > threshold
 
-
-async def _listening(queue: JobQueue) -> bool:
-    return True
 
 
 async def _no_running(worker: Worker) -> bool:

@@ -10,9 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from dbjobq.storage import SQLAlchemyStorage
-from dbjobq.storage.urls import is_memory_sqlite
-
-_POOL_OPTIONS = ("pool_size", "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping")
+from dbjobq.storage.urls import POOL_OPTIONS, is_memory_sqlite
 
 
 class DjangoStorage(SQLAlchemyStorage):
@@ -26,10 +24,10 @@ class DjangoStorage(SQLAlchemyStorage):
     """
 
     def __init__(self, url: str | URL, **engine_options: Any) -> None:
-        super().__init__(url, **engine_options)
         if "poolclass" not in engine_options:
-            options = {k: v for k, v in self._engine_options.items() if k not in _POOL_OPTIONS}
-            self._engine_options = {**options, "poolclass": NullPool}
+            options = {k: v for k, v in engine_options.items() if k not in POOL_OPTIONS}
+            engine_options = {**options, "poolclass": NullPool}
+        super().__init__(url, **engine_options)
         self._open_lock = threading.Lock()
 
     @property

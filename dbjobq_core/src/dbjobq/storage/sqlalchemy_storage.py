@@ -9,13 +9,14 @@ import math
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, event, func, insert, literal_column, select, text, tuple_, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import BindParameter, ColumnClause, ColumnElement
 
 from .. import errors, scheduling
@@ -24,6 +25,7 @@ from ..serialization import dumps_payload
 from . import records
 from .base import BaseStorage, NewJob, Outcome
 from .listener import Subscription
+from .postgres_fastpath import PostgresFastPath
 from .schema import SCHEMA_VERSION, jobs, meta, metadata, schedules, workers
 from .urls import engine_options, is_memory_sqlite, parse_url
 
@@ -52,9 +54,10 @@ class SQLAlchemyStorage(BaseStorage):
     def __init__(self, url: str | URL, **engine_options_: Any) -> None:
         self.url: URL = parse_url(url)
         self.dialect: str = "mysql" if self.url.get_backend_name() == "mariadb" else self.url.get_backend_name()
-        self._engine_options = {**engine_options(self.url), **engine_options_}
+        self._engine_options = engine_options(self.url, **engine_options_)
         self._engine: AsyncEngine | None = None
         self._autocommit_engine: AsyncEngine | None = None
+        self._fastpath: PostgresFastPath | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -99,6 +102,19 @@ class SQLAlchemyStorage(BaseStorage):
                 raise errors.StorageError(f"Could not connect to {self!r}: {exc}") from exc
         await self._check_schema_version()
 
+    def _postgres_fastpath(self) -> PostgresFastPath:
+        """PostgreSQL's asyncpg hot path for enqueue and claim, connecting as the engine does."""
+        engine = self.engine  # raises before initialize() and after close()
+        if self._fastpath is None:
+            _args, connect_kwargs = engine.dialect.create_connect_args(engine.url)
+            connect_kwargs.update(self._engine_options.get("connect_args", {}))
+            self._fastpath = PostgresFastPath(
+                connect_kwargs,
+                max_size=int(self._engine_options.get("pool_size", 10)),
+                pooled=not isinstance(engine.sync_engine.pool, NullPool),
+            )
+        return self._fastpath
+
     @staticmethod
     def _configure_sqlite(engine: AsyncEngine, *, memory: bool) -> None:
         # WAL lets readers work beside the single writer; the busy timeout makes several processes
@@ -127,8 +143,11 @@ class SQLAlchemyStorage(BaseStorage):
 
     async def close(self) -> None:
         """Dispose of the engine. The storage refuses use afterwards."""
+        if self._fastpath is not None:
+            await self._fastpath.close()
         if self._engine is not None:
             await self._engine.dispose()
+        self._fastpath = None
         self._engine = None
         self._autocommit_engine = None
         self._closed = True
@@ -185,6 +204,8 @@ class SQLAlchemyStorage(BaseStorage):
             # The caller's AsyncConnection or AsyncSession: the jobs commit or roll back with it.
             for start in range(0, len(rows), INSERT_BATCH_SIZE):
                 await connection.execute(insert(jobs), rows[start : start + INSERT_BATCH_SIZE])
+        elif self.dialect == "postgresql":  # a prepared INSERT, or COPY for several rows
+            await self._postgres_fastpath().insert(rows)
         elif len(rows) == 1 and self.dialect != "mysql":
             # One row is one statement: autocommit spares the BEGIN and COMMIT round trips.
             async with self._single_statement() as conn:
@@ -265,54 +286,57 @@ class SQLAlchemyStorage(BaseStorage):
             return []
         now = time.time()
         token = records.new_token()
+        rows: Sequence[Mapping[Any, Any]]
+        if self.dialect == "postgresql":  # UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING
+            rows = await self._postgres_fastpath().claim(
+                limit, now=now, token=token, worker_id=worker_id, lease_expires_at=now + lease_timeout, queues=queues
+            )
+        else:
+            claimed_values: dict[str, Any] = {
+                "status": _RUNNING,
+                "worker_id": worker_id,
+                "lease_token": token,
+                "lease_expires_at": now + lease_timeout,
+                "started_at": now,
+                "updated_at": now,
+            }
+            if self.dialect == "mysql":
+                rows = await self._claim_mysql(limit, now, queues, claimed_values)
+            else:
+                # SQLite has a single writer, so one UPDATE … RETURNING is atomic as it stands (autocommit).
+                stmt = (
+                    update(jobs)
+                    .where(jobs.c.id.in_(_sqlite_claim_ids(limit, now, queues)))
+                    .values(attempts=jobs.c.attempts + 1, **claimed_values)
+                    .returning(*jobs.c)
+                )
+                async with self._single_statement() as conn:
+                    rows = (await conn.execute(stmt)).mappings().all()
+        claimed = [records.job_from_row(row) for row in rows]
+        claimed.sort(key=lambda j: (-j.priority, j.execute_at or 0, j.id))
+        return claimed
+
+    async def _claim_mysql(
+        self, limit: int, now: float, queues: Sequence[str] | None, claimed_values: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """MySQL/MariaDB have no UPDATE … RETURNING and refuse LIMIT in an IN subquery: lock the rows
+        with SKIP LOCKED, then update them, in one transaction."""
         due: ColumnElement[bool] = and_(jobs.c.status == _PENDING_SQL, jobs.c.execute_at <= now)
         if queues:
             due = and_(due, jobs.c.queue.in_(list(queues)))
         order = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
-        claimed_values: dict[str, Any] = {
-            "status": _RUNNING,
-            "worker_id": worker_id,
-            "lease_token": token,
-            "lease_expires_at": now + lease_timeout,
-            "started_at": now,
-            "updated_at": now,
-        }
-        if self.dialect == "mysql":
-            async with self._transaction() as conn:
-                # MySQL/MariaDB have no UPDATE … RETURNING and refuse LIMIT in an IN subquery: lock the
-                # rows with SKIP LOCKED, then update them, in one transaction.
-                locked = select(jobs).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
-                rows = [dict(r) for r in (await conn.execute(locked)).mappings().all()]
-                if not rows:
-                    return []
+        async with self._transaction() as conn:
+            locked = select(jobs).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
+            rows = [dict(r) for r in (await conn.execute(locked)).mappings().all()]
+            if rows:
                 await conn.execute(
                     update(jobs)
                     .where(jobs.c.id.in_([r["id"] for r in rows]))
                     .values(attempts=jobs.c.attempts + 1, **claimed_values)
                 )
-                for row in rows:
-                    row.update(claimed_values, attempts=row["attempts"] + 1)
-        else:
-            # One statement, so autocommit. PostgreSQL skips rows other claimers hold (FOR UPDATE SKIP
-            # LOCKED); SQLite has a single writer, so the UPDATE is atomic as it stands.
-            picked: Any
-            if self.dialect == "sqlite":
-                picked = _sqlite_claim_ids(limit, now, queues)
-            else:
-                picked = (
-                    select(jobs.c.id).where(due).order_by(*order).limit(limit).with_for_update(skip_locked=True)
-                ).scalar_subquery()
-            stmt = (
-                update(jobs)
-                .where(jobs.c.id.in_(picked))
-                .values(attempts=jobs.c.attempts + 1, **claimed_values)
-                .returning(*jobs.c)
-            )
-            async with self._single_statement() as conn:
-                rows = [dict(r) for r in (await conn.execute(stmt)).mappings().all()]
-        claimed = [records.job_from_row(row) for row in rows]
-        claimed.sort(key=lambda j: (-j.priority, j.execute_at or 0, j.id))
-        return claimed
+        for row in rows:
+            row.update(claimed_values, attempts=row["attempts"] + 1)
+        return rows
 
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> set[str]:
         """Record outcomes in one transaction, one UPDATE per kind of outcome; return the accepted ids."""

@@ -19,6 +19,8 @@ ASYNC_DRIVERS: dict[str, tuple[str, str]] = {
     "mariadb": ("aiomysql", "dbjobq[mysql]"),
 }
 _BACKEND_ALIASES = {"postgres": "postgresql"}
+#: Engine options that size or tune a QueuePool; other pool classes (NullPool, StaticPool) refuse some.
+POOL_OPTIONS = ("pool_size", "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping")
 
 
 def parse_url(url: str | URL) -> URL:
@@ -53,8 +55,18 @@ def is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def engine_options(url: URL) -> dict[str, Any]:
-    """Default ``create_async_engine`` options for the database of ``url``."""
+def engine_options(url: URL, **overrides: Any) -> dict[str, Any]:
+    """``create_async_engine`` options for ``url``: DBJobQ's defaults for that database under ``overrides``.
+
+    A ``poolclass`` among the overrides drops the default pool sizing, which it may not accept.
+    """
+    defaults = _default_engine_options(url)
+    if "poolclass" in overrides:
+        defaults = {k: v for k, v in defaults.items() if k not in POOL_OPTIONS and k != "poolclass"}
+    return {**defaults, **overrides}
+
+
+def _default_engine_options(url: URL) -> dict[str, Any]:
     backend = url.get_backend_name()
     if backend == "sqlite":
         # SQLite has one writer at a time: one connection per process queues this process's work

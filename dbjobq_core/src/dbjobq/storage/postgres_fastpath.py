@@ -1,0 +1,141 @@
+"""PostgreSQL's hot path: enqueue and claim straight through asyncpg.
+
+These two statements run for every job; everything else goes through SQLAlchemy. Through
+SQLAlchemy's execute path (pool checkout with isolation-level switching, parameter and result
+processing, greenlet hops) one enqueue costs about 430 µs of Python; through asyncpg with its
+cached prepared statements about 110 µs, which is most of the difference between 1,200 and 2,300
+enqueues per second on one connection. Bulk enqueues use binary ``COPY``, several times faster than
+a multi-row INSERT. The statements are built from :mod:`.schema`, so the table has one definition.
+
+The path keeps its own small asyncpg pool (opened on first use, connections made on demand, up to
+the SQLAlchemy pool's size), connecting with the same URL and ``connect_args`` as the engine. When
+the engine pools nothing (``NullPool``, e.g. the Django adapter serving many event loops), neither
+does the path: each call opens and closes its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from .. import errors
+from .schema import jobs
+
+logger = logging.getLogger(__name__)
+
+_COLUMNS: tuple[str, ...] = tuple(column.name for column in jobs.c)
+_INSERT_SQL = (
+    f"INSERT INTO {jobs.name} ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))})"
+)
+# Claim: lock the first due pending rows in the claim index's order, skipping rows other claimers
+# hold, and mark them running in the same statement. 'pending' and 'running' are literals so the
+# generic plan of the prepared statement can use the partial index (WHERE status = 'pending').
+_CLAIM_SQL = f"""
+UPDATE {jobs.name} SET status = 'running', attempts = attempts + 1, worker_id = $1, lease_token = $2,
+    lease_expires_at = $3, started_at = $4, updated_at = $4
+WHERE id IN (
+    SELECT id FROM {jobs.name}
+    WHERE status = 'pending' AND execute_at <= $4 {{queue_filter}}
+    ORDER BY priority DESC, execute_at, id
+    LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING {', '.join(_COLUMNS)}
+"""
+_CLAIM_ANY_QUEUE_SQL = _CLAIM_SQL.format(queue_filter="")
+_CLAIM_QUEUES_SQL = _CLAIM_SQL.format(queue_filter="AND queue = ANY($6::varchar[])")
+
+# SQLAlchemy's asyncpg adapter takes these connect arguments itself; asyncpg.connect() does not.
+_ADAPTER_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to reset, the fast path leaves no session state behind.
+
+    (asyncpg's default reset costs a round trip per release: UNLISTEN, RESET ALL, CLOSE ALL…)
+    """
+
+
+class PostgresFastPath:
+    """Enqueue and claim on PostgreSQL through a pool of plain asyncpg connections."""
+
+    def __init__(self, connect_kwargs: Mapping[str, Any], *, max_size: int, pooled: bool = True) -> None:
+        self._connect_kwargs = {k: v for k, v in connect_kwargs.items() if k not in _ADAPTER_ONLY_ARGS}
+        self._max_size = max(1, max_size)
+        self._pooled = pooled
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        min_size=0, max_size=self._max_size, reset=_keep_session, **self._connect_kwargs
+                    )
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection (pooled unless the engine pools nothing), with driver errors wrapped in StorageError."""
+        try:
+            if self._pooled:
+                pool = await self._get_pool()
+                async with pool.acquire() as connection:
+                    yield connection
+            else:
+                connection = await asyncpg.connect(**self._connect_kwargs)
+                try:
+                    yield connection
+                finally:
+                    await connection.close()
+        except asyncpg.PostgresError as exc:
+            raise errors.StorageError(f"Database error: {exc!r}") from exc
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            raise errors.StorageError(f"Database connection error: {exc!r}") from exc
+
+    async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert job rows (every column of ``dbjobq_jobs``): one prepared INSERT, or one COPY for several."""
+        records = [tuple(row[name] for name in _COLUMNS) for row in rows]
+        async with self._connection() as connection:
+            if len(records) == 1:
+                await connection.execute(_INSERT_SQL, *records[0])
+            else:
+                # COPY fires the statement-level NOTIFY trigger like an INSERT does.
+                async with connection.transaction():
+                    await connection.copy_records_to_table(jobs.name, records=records, columns=_COLUMNS)
+
+    async def claim(
+        self,
+        limit: int,
+        *,
+        now: float,
+        token: str,
+        worker_id: str,
+        lease_expires_at: float,
+        queues: Sequence[str] | None = None,
+    ) -> list[asyncpg.Record]:
+        """Claim up to ``limit`` due jobs for ``worker_id`` in one autocommitted statement; the claimed rows."""
+        args: list[Any] = [worker_id, token, lease_expires_at, now, limit]
+        sql = _CLAIM_ANY_QUEUE_SQL
+        if queues:
+            sql = _CLAIM_QUEUES_SQL
+            args.append(list(queues))
+        async with self._connection() as connection:
+            return list(await connection.fetch(sql, *args))
+
+    async def close(self) -> None:
+        """Close the pool's connections (waits for ones in use, then terminates stragglers)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except Exception:  # a timeout, or a connection already broken
+                logger.debug("Closing the asyncpg pool timed out; terminating", exc_info=True)
+                pool.terminate()

@@ -1,0 +1,98 @@
+"""PostgreSQL's asyncpg hot path for enqueue and claim: the behaviour SQLAlchemy gave it is kept."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
+
+from dbjobq import JobQueue, StorageClosedError, StorageError, Worker
+from dbjobq.storage import SQLAlchemyStorage
+from tests.core import jobs
+from tests.waiting import listening, wait_until
+
+pytestmark = pytest.mark.databases("postgresql")
+
+
+async def test_bulk_enqueue_by_copy_wakes_a_listening_worker(db_url: str, queue: JobQueue) -> None:
+    async with SQLAlchemyStorage(db_url) as other_storage:
+        producer = JobQueue(other_storage)
+        async with Worker(queue, poll_interval=60) as worker:  # only a NOTIFY can wake it in time
+            await wait_until(lambda: listening(worker))
+            await wait_until(lambda: _idle(worker))
+            ids = await producer.enqueue_many(jobs.add, [{"a": n, "b": 1} for n in range(50)])
+
+            async def all_done() -> bool:
+                return len(await queue.get_completed_jobs()) == 50
+
+            await wait_until(all_done, timeout=10)
+    done = {j.id: j.result for j in await queue.get_completed_jobs()}
+    assert [done[i] for i in ids] == [n + 1 for n in range(50)]
+
+
+async def test_bulk_enqueue_keeps_every_field_and_the_order(queue: JobQueue) -> None:
+    ids = await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(3)], priority=7, queue="q", max_retries=2)
+    listed = await queue.list_jobs()
+    assert [j.id for j in listed] == ids
+    assert {(j.priority, j.queue, j.max_retries, j.status, j.attempts) for j in listed} == {(7, "q", 2, "pending", 0)}
+    assert [j.data for j in listed] == [{"a": n, "b": 0} for n in range(3)]
+
+
+def test_without_a_pool_each_event_loop_gets_its_own_connections(db_url: str) -> None:
+    """NullPool (the Django adapter's default): no connection outlives the event loop that opened it."""
+    storage = SQLAlchemyStorage(db_url, poolclass=NullPool)
+    queue = JobQueue(storage)
+
+    async def first() -> str:
+        await storage.initialize()
+        return await queue.enqueue(jobs.add, {"a": 1, "b": 2}, queue="nullpool")
+
+    async def second(job_id: str) -> list[str]:
+        await queue.enqueue(jobs.add, {"a": 3, "b": 4}, queue="nullpool")
+        claimed = await storage.claim_jobs(10, worker_id="w", lease_timeout=30, queues=["nullpool"])
+        await storage.close()
+        return [j.id for j in claimed]
+
+    job_id = asyncio.run(first())
+    claimed = asyncio.run(second(job_id))  # a new event loop: a pooled asyncpg connection would fail here
+    assert claimed[0] == job_id and len(claimed) == 2
+
+
+async def test_lost_connections_are_replaced(db_url: str, queue: JobQueue) -> None:
+    await queue.enqueue(jobs.add, {"a": 0, "b": 0})  # opens the hot path's pool
+    async with queue.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        killed = (
+            await conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        ).scalar_one()
+    assert killed >= 1
+    outcomes: list[str] = []
+    for n in range(3):  # at most the first call sees the dead connection; it fails cleanly
+        try:
+            await queue.enqueue(jobs.add, {"a": n, "b": 1})
+            outcomes.append("ok")
+        except StorageError as exc:
+            assert "connection" in str(exc).lower()
+            outcomes.append("error")
+    assert outcomes[1:] == ["ok", "ok"]
+    assert len(await queue.get_pending_jobs()) == 1 + outcomes.count("ok")
+    assert len(await queue.storage.claim_jobs(10, worker_id="w", lease_timeout=30)) == 1 + outcomes.count("ok")
+
+
+async def test_enqueue_and_claim_refuse_a_closed_storage(storage: SQLAlchemyStorage) -> None:
+    await JobQueue(storage).enqueue(jobs.add, {"a": 1, "b": 1})
+    await storage.close()
+    with pytest.raises(StorageClosedError):
+        await JobQueue(storage).enqueue(jobs.add, {"a": 1, "b": 1})
+    with pytest.raises(StorageClosedError):
+        await storage.claim_jobs(1, worker_id="w", lease_timeout=30)
+
+
+async def _idle(worker: Worker) -> bool:
+    return not worker._running and not worker._buffer
