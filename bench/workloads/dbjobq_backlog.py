@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import event, text
 
+from dbjobq.storage.postgres_fastpath import CLAIM_SQL
+
 from .dbjobq_current import open_queue
 
 COLUMNS = (
@@ -88,7 +90,12 @@ async def explain(args: Any) -> dict[str, Any]:
     try:
         claimed = await storage.claim_jobs(20, worker_id="bench-explain", lease_timeout=30.0)
         event.remove(storage.engine.sync_engine, "before_cursor_execute", capture)
-        statement, parameters = captured[0]
+        if storage.dialect == "postgresql":
+            # PostgreSQL claims through asyncpg, not SQLAlchemy: explain the statement it runs, same arguments.
+            now = time.time()
+            statement, parameters = CLAIM_SQL, ["bench-explain", "explain-token", now + 30.0, now, 20]
+        else:
+            statement, parameters = captured[0]
         async with storage.engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             if storage.dialect == "postgresql":

@@ -111,3 +111,14 @@ async def test_claiming_heartbeat_extends_and_release_returns(storage: SQLAlchem
     assert await storage.release_jobs([(job_id, claimed.lease_token or "")]) == 1
     job = await queue.get_job(job_id)
     assert job is not None and job.status == "pending" and job.attempts == 0 and job.lease_token is None
+
+
+async def test_outcomes_beyond_driver_parameter_limits_are_recorded(storage: SQLAlchemyStorage) -> None:
+    """17,000 claims are 34,000 parameters: more than asyncpg and SQLite accept in one statement."""
+    n = 17_000
+    await JobQueue(storage).enqueue_many(jobs.noop, [{} for _ in range(n)])
+    claimed = await storage.claim_jobs(n, worker_id="w", lease_timeout=300)
+    assert len(claimed) == n
+    outcomes = [Outcome(j.id, j.lease_token or "", JobStatus.COMPLETED) for j in claimed]
+    assert await storage.record_outcomes(outcomes) == {j.id for j in claimed}
+    assert await storage.count_jobs() == {("default", "completed"): n}

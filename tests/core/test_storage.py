@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import inspect, select
 
-from dbjobq import ConfigurationError, JobQueue, StorageClosedError, StorageNotInitializedError
+from dbjobq import ConfigurationError, JobQueue, StorageClosedError, StorageError, StorageNotInitializedError
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.storage.schema import SCHEMA_VERSION, meta
 
@@ -40,6 +40,14 @@ async def test_storage_use_before_initialize_is_a_clear_error(tmp_path) -> None:
         await storage.get_job("x")
     with pytest.raises(StorageNotInitializedError, match="Storage not initialized"):
         await JobQueue(storage).enqueue("a.b", {})
+
+
+async def test_storage_sqlite_missing_directory_is_named(tmp_path) -> None:
+    storage = SQLAlchemyStorage(f"sqlite+aiosqlite:///{tmp_path}/missing/jobs.db")
+    with pytest.raises(StorageError, match=r"directory .*missing' does not exist"):
+        await storage.initialize()
+    await storage.close()
+    assert not (tmp_path / "missing").exists()
 
 
 async def test_storage_refuses_use_after_close(storage: SQLAlchemyStorage) -> None:

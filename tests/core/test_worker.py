@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from dbjobq import Job, JobQueue, RunResult, Schedule, Worker
-from dbjobq.storage import SQLAlchemyStorage
+from dbjobq import Job, JobQueue, RunResult, Schedule, StorageError, Worker
+from dbjobq.storage import Outcome, SQLAlchemyStorage
 from tests.core import jobs
 from tests.waiting import listening, wait_until
 
@@ -247,3 +248,41 @@ async def _lease_beyond(queue: JobQueue, job_id: str, threshold: float) -> bool:
 
 async def _no_running(worker: Worker) -> bool:
     return not worker._running
+
+
+class _OutcomesFailWhile(SQLAlchemyStorage):
+    """A real storage whose outcome writes fail while ``failing`` is set (an outage of that one statement)."""
+
+    failing = True
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> set[str]:
+        if self.failing:
+            raise StorageError("injected: outcome writes are failing")
+        return await super().record_outcomes(outcomes)
+
+
+async def test_worker_stops_claiming_while_outcomes_cannot_be_recorded(db_url: str, storage: SQLAlchemyStorage) -> None:
+    await JobQueue(storage).enqueue_many(jobs.noop, [{} for _ in range(300)])
+    flaky = _OutcomesFailWhile(db_url)
+    await flaky.initialize()
+    worker = Worker(JobQueue(flaky), concurrency=2, prefetch=2, flush_size=10, poll_interval=0.05)
+    try:
+        await worker.start()
+
+        async def stalled() -> bool:  # everything claimed has run; only unrecorded outcomes remain
+            return len(worker._outcomes) > 10 and not worker._running and not worker._buffer
+
+        await wait_until(stalled)
+        counts = await storage.count_jobs()
+        # Bounded by the flush size plus one claim, not by the 300 waiting jobs.
+        assert counts[("default", "running")] <= 10 + 4 + 2
+        assert counts[("default", "pending")] >= 300 - 16
+        flaky.failing = False
+
+        async def all_completed() -> bool:
+            return await storage.count_jobs() == {("default", "completed"): 300}
+
+        await wait_until(all_completed, timeout=30)
+    finally:
+        await worker.stop()
+        await flaky.close()

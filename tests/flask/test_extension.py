@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 import dbjobq_flask
-from dbjobq import ConfigurationError, StorageClosedError
+from dbjobq import ConfigurationError, StorageClosedError, StorageError
 from dbjobq_flask import CONFIG_DEFAULTS, DBJobQ, DBJobQState
 from tests.flask import jobs
 from tests.flask.conftest import AppFactory, dbjobq_threads
@@ -149,7 +149,7 @@ def test_extension_unreachable_database_raises_then_recovers(tmp_path: Path) -> 
     jobq = DBJobQ(app)
     try:
         with app.app_context():
-            with pytest.raises(Exception, match="unable to open database file"):
+            with pytest.raises(StorageError, match="missing-dir' does not exist"):
                 jobq.get_job("x")
             assert not dbjobq_threads()  # a failed start leaves nothing running
             (tmp_path / "missing-dir").mkdir()

@@ -365,8 +365,14 @@ class Worker:
                 continue
             capacity = self.concurrency + self._prefetch()
             wanted = capacity - len(self._running) - len(self._buffer)
-            # Wait for room, and while jobs are buffered, for room worth a round trip.
-            if wanted <= 0 or (self._buffer and wanted < capacity // 2):
+            # Wait for room, and while jobs are buffered, for room worth a round trip. Outcomes not yet
+            # recorded count too once they exceed a batch: if recording lags (or fails), claiming waits
+            # for it rather than piling up finished jobs in memory.
+            if (
+                wanted <= 0
+                or (self._buffer and wanted < capacity // 2)
+                or len(self._outcomes) > max(capacity, self.flush_size)
+            ):
                 self._capacity.clear()
                 await self._capacity.wait()
                 continue
@@ -390,7 +396,17 @@ class Worker:
                 if claimed:  # the rest of the backlog: come back as soon as a job finishes
                     self._capacity.clear()
                     await self._capacity.wait()
-                elif await self._burst_done():
+                    continue
+                try:
+                    done = await self._burst_done()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    delay = min(_MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+                    logger.exception("Burst check failed; retrying in %.1fs", delay, extra={"action": "burst_failed"})
+                    await self._sleep(delay)
+                    continue
+                if done:
                     self._idle.set()
                     return
                 continue
@@ -557,6 +573,8 @@ class Worker:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
+            if self._capacity is not None:
+                self._capacity.set()  # a claim held back by unrecorded outcomes may go ahead
             for outcome in batch:
                 if outcome.job_id not in accepted:
                     self.stats.rejected += 1

@@ -36,7 +36,7 @@ _INSERT_SQL = (
 # Claim: lock the first due pending rows in the claim index's order, skipping rows other claimers
 # hold, and mark them running in the same statement. 'pending' and 'running' are literals so the
 # generic plan of the prepared statement can use the partial index (WHERE status = 'pending').
-_CLAIM_SQL = f"""
+_CLAIM_TEMPLATE = f"""
 UPDATE {jobs.name} SET status = 'running', attempts = attempts + 1, worker_id = $1, lease_token = $2,
     lease_expires_at = $3, started_at = $4, updated_at = $4
 WHERE id IN (
@@ -48,8 +48,9 @@ WHERE id IN (
 )
 RETURNING {', '.join(_COLUMNS)}
 """
-_CLAIM_ANY_QUEUE_SQL = _CLAIM_SQL.format(queue_filter="")
-_CLAIM_QUEUES_SQL = _CLAIM_SQL.format(queue_filter="AND queue = ANY($6::varchar[])")
+#: The claim statement: $1 worker id, $2 claim token, $3 lease expiry, $4 now, $5 limit (and $6 queues).
+CLAIM_SQL = _CLAIM_TEMPLATE.format(queue_filter="")
+CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($6::varchar[])")
 
 # SQLAlchemy's asyncpg adapter takes these connect arguments itself; asyncpg.connect() does not.
 _ADAPTER_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
@@ -123,9 +124,9 @@ class PostgresFastPath:
     ) -> list[asyncpg.Record]:
         """Claim up to ``limit`` due jobs for ``worker_id`` in one autocommitted statement; the claimed rows."""
         args: list[Any] = [worker_id, token, lease_expires_at, now, limit]
-        sql = _CLAIM_ANY_QUEUE_SQL
+        sql = CLAIM_SQL
         if queues:
-            sql = _CLAIM_QUEUES_SQL
+            sql = CLAIM_QUEUES_SQL
             args.append(list(queues))
         async with self._connection() as connection:
             return list(await connection.fetch(sql, *args))

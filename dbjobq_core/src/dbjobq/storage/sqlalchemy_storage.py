@@ -27,12 +27,14 @@ from .base import BaseStorage, NewJob, Outcome
 from .listener import Subscription
 from .postgres_fastpath import PostgresFastPath
 from .schema import SCHEMA_VERSION, jobs, meta, metadata, schedules, workers
-from .urls import engine_options, is_memory_sqlite, parse_url
+from .urls import check_sqlite_directory, engine_options, is_memory_sqlite, parse_url
 
 logger = logging.getLogger(__name__)
 
 #: Rows per INSERT when enqueueing in bulk (keeps statements under every driver's parameter limit).
 INSERT_BATCH_SIZE = 1000
+#: Claims per UPDATE when recording outcomes or releasing jobs (two parameters each; same reason).
+CLAIM_BATCH_SIZE = 1000
 
 _PENDING = JobStatus.PENDING.value
 _RUNNING = JobStatus.RUNNING.value
@@ -88,9 +90,14 @@ class SQLAlchemyStorage(BaseStorage):
                 self._configure_sqlite(self._engine, memory=is_memory_sqlite(self.url))
             # Same pool, autocommit: a single-statement write costs one round trip, not BEGIN+it+COMMIT.
             self._autocommit_engine = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        check_sqlite_directory(self.url)
         for attempt in range(5):
             try:
-                async with self.engine.begin() as conn:
+                conn = await self.engine.connect()
+            except (DBAPIError, OSError) as exc:
+                raise errors.StorageError(f"Could not connect to {self!r}: {exc}") from exc
+            try:
+                async with conn.begin():
                     await conn.run_sync(metadata.create_all, checkfirst=True)
                 break
             except (OperationalError, ProgrammingError, IntegrityError) as exc:
@@ -99,7 +106,9 @@ class SQLAlchemyStorage(BaseStorage):
                     raise errors.StorageError(f"Could not create the DBJobQ tables: {exc}") from exc
                 await asyncio.sleep(0.05 * (attempt + 1))
             except (DBAPIError, OSError) as exc:
-                raise errors.StorageError(f"Could not connect to {self!r}: {exc}") from exc
+                raise errors.StorageError(f"Database error on {self!r}: {exc}") from exc
+            finally:
+                await conn.close()
         await self._check_schema_version()
 
     def _postgres_fastpath(self) -> PostgresFastPath:
@@ -349,7 +358,7 @@ class SQLAlchemyStorage(BaseStorage):
             groups.setdefault(key, []).append(outcome)
         accepted: set[str] = set()
         # The usual case, one kind of outcome, is a single UPDATE: autocommit saves two round trips.
-        single = len(groups) == 1 and self.dialect != "mysql"
+        single = len(groups) == 1 and len(outcomes) <= CLAIM_BATCH_SIZE and self.dialect != "mysql"
         async with self._single_statement() if single else self._transaction() as conn:
             for (status, result, error, execute_at), members in groups.items():
                 values: dict[str, Any] = {
@@ -372,15 +381,23 @@ class SQLAlchemyStorage(BaseStorage):
     async def _update_claimed(
         self, conn: AsyncConnection, claims: Sequence[tuple[str, str]], values: dict[str, Any]
     ) -> set[str]:
-        """Apply ``values`` to the running jobs that still hold these (id, token) claims (fencing)."""
-        held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(list(claims)), jobs.c.status == _RUNNING)
-        if self.dialect == "mysql":
-            ids = set((await conn.execute(select(jobs.c.id).where(held).with_for_update())).scalars().all())
-            if ids:
-                await conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(**values))
-            return ids
-        result = await conn.execute(update(jobs).where(held).values(**values).returning(jobs.c.id))
-        return set(result.scalars().all())
+        """Apply ``values`` to the running jobs that still hold these (id, token) claims (fencing).
+
+        One statement per :data:`CLAIM_BATCH_SIZE` claims, whatever their number.
+        """
+        updated: set[str] = set()
+        for start in range(0, len(claims), CLAIM_BATCH_SIZE):
+            batch = list(claims[start : start + CLAIM_BATCH_SIZE])
+            held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING)
+            if self.dialect == "mysql":
+                ids = set((await conn.execute(select(jobs.c.id).where(held).with_for_update())).scalars().all())
+                if ids:
+                    await conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(**values))
+                updated |= ids
+            else:
+                result = await conn.execute(update(jobs).where(held).values(**values).returning(jobs.c.id))
+                updated |= set(result.scalars().all())
+        return updated
 
     async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
         """Renew the leases of the worker's running jobs and its heartbeat; return the ids it holds."""

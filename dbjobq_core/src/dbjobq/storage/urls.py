@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StorageError
 
 #: Supported backend -> (async driver, extra that installs it).
 ASYNC_DRIVERS: dict[str, tuple[str, str]] = {
@@ -48,6 +49,20 @@ def parse_url(url: str | URL) -> URL:
     if importlib.util.find_spec(driver) is None:
         raise ConfigurationError(f"The {driver} driver is not installed: pip install '{extra}'")
     return parsed
+
+
+def check_sqlite_directory(url: URL) -> None:
+    """Raise ``StorageError`` naming the directory if a SQLite database file's directory is missing.
+
+    Checked before connecting: SQLite's own "unable to open database file" names nothing.
+    """
+    if url.get_backend_name() != "sqlite" or is_memory_sqlite(url) or url.query.get("uri"):
+        return
+    directory = Path(str(url.database)).expanduser().absolute().parent
+    if not directory.is_dir():
+        raise StorageError(
+            f"Cannot open the SQLite database {url.database!r}: the directory {str(directory)!r} does not exist"
+        )
 
 
 def is_memory_sqlite(url: URL) -> bool:
