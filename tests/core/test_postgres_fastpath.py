@@ -40,6 +40,16 @@ async def test_bulk_enqueue_keeps_every_field_and_the_order(queue: JobQueue) -> 
     assert [j.data for j in listed] == [{"a": n, "b": 0} for n in range(3)]
 
 
+async def test_overlapping_calls_share_the_kept_connection_and_the_pool(queue: JobQueue) -> None:
+    ids = await asyncio.gather(*(queue.enqueue(jobs.add, {"a": n, "b": 0}) for n in range(60)))
+    batches = await asyncio.gather(
+        *(queue.storage.claim_jobs(7, worker_id=f"w{n}", lease_timeout=30) for n in range(10))
+    )
+    claimed = [job.id for batch in batches for job in batch]
+    assert len(claimed) == len(set(claimed)) == 60
+    assert set(claimed) == set(ids)
+
+
 def test_without_a_pool_each_event_loop_gets_its_own_connections(db_url: str) -> None:
     """NullPool (the Django adapter's default): no connection outlives the event loop that opened it."""
     storage = SQLAlchemyStorage(db_url, poolclass=NullPool)
