@@ -5,7 +5,7 @@ SQLAlchemy's execute path (pool checkout with isolation-level switching, paramet
 processing, greenlet hops) one enqueue costs about 430 µs of Python; through asyncpg with its
 cached prepared statements about 110 µs, which is most of the difference between 1,200 and 2,300
 enqueues per second on one connection. Bulk enqueues use binary ``COPY``, several times faster than
-a multi-row INSERT. The statements are built from :mod:`.schema`, so the table has one definition.
+a multi-row INSERT. Their column lists come from :mod:`.schema`, so the table keeps one definition.
 
 Calls go through one kept connection while it is free (an uncontended call skips pool bookkeeping,
 about 45 µs of the 150), and through a small asyncpg pool when calls overlap (opened on first need,
