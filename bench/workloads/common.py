@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
@@ -28,6 +29,21 @@ def parser(description: str) -> argparse.ArgumentParser:
 def emit(result: dict[str, Any]) -> None:
     """Print the result as the last stdout line (what the runner reads)."""
     print(json.dumps(result), flush=True)
+
+
+def run_command(doc: str, commands: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]]) -> None:
+    """A workload script's entry point: parse the command line, run that command, emit its result."""
+    args = parser(doc).parse_args()
+    emit(asyncio.run(commands[args.command](args)))
+
+
+async def paced(n: int, interval: float, send: Callable[[], Awaitable[Any]]) -> None:
+    """Await ``send()`` ``n`` times on a fixed schedule, one every ``interval`` seconds (W4's producer)."""
+    next_at = time.perf_counter()
+    for _ in range(n):
+        await send()
+        next_at += interval
+        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
 
 
 def peak_rss_mb() -> float:

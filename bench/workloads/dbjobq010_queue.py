@@ -17,7 +17,7 @@ from sqlalchemy import text
 from dbjobq import JobQueue, Worker, job
 from dbjobq.storage import SQLAlchemyStorage
 
-from .common import LatencyRecorder, emit, install_term, parser, peak_rss_mb, ready
+from .common import LatencyRecorder, emit, install_term, paced, peak_rss_mb, ready, run_command
 
 _latency = LatencyRecorder()
 _seen: dict[int, int] = {}
@@ -123,11 +123,7 @@ async def latency_producer(url: str, n: int, interval: float) -> dict[str, Any]:
     try:
         await queue.enqueue(noop, {"w": 1})
         await asyncio.sleep(0.5)
-        next_at = time.perf_counter()
-        for _ in range(n):
-            await queue.enqueue(noop, {"t": time.time()})
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await paced(n, interval, lambda: queue.enqueue(noop, {"t": time.time()}))
         await asyncio.sleep(11.0)  # its idle poll backs off to 10 s
     finally:
         await storage.close()
@@ -144,5 +140,4 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    args = parser(__doc__ or "").parse_args()
-    emit(asyncio.run(COMMANDS[args.command](args)))
+    run_command(__doc__ or "", COMMANDS)

@@ -13,7 +13,7 @@ from typing import Any
 from dbjobq import JobQueue, Worker, job
 from dbjobq.storage import SQLAlchemyStorage
 
-from .common import LatencyRecorder, emit, install_term, parser, peak_rss_mb, percentiles, ready
+from .common import LatencyRecorder, emit, install_term, paced, parser, peak_rss_mb, percentiles, ready
 
 _latency = LatencyRecorder()
 _ran: dict[int, int] = {}
@@ -154,11 +154,7 @@ async def latency_producer(url: str, n: int, interval: float) -> dict[str, Any]:
     try:
         await queue.enqueue(noop, {"warm": 1})
         await asyncio.sleep(0.5)
-        next_at = time.perf_counter()
-        for _ in range(n):
-            await queue.enqueue(noop, {"t": time.time()})
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await paced(n, interval, lambda: queue.enqueue(noop, {"t": time.time()}))
         await asyncio.sleep(1.0)
     finally:
         await storage.close()
@@ -173,11 +169,7 @@ async def latency_same_process(url: str, n: int, interval: float) -> dict[str, A
         await worker.start()
         await queue.enqueue(noop, {"warm": 1})
         await asyncio.sleep(0.5)
-        next_at = time.perf_counter()
-        for _ in range(n):
-            await queue.enqueue(noop, {"t": time.time()})
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await paced(n, interval, lambda: queue.enqueue(noop, {"t": time.time()}))
         deadline = time.time() + 10
         while len(_latency.values) < n and time.time() < deadline:
             await asyncio.sleep(0.01)

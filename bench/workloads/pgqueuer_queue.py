@@ -17,7 +17,7 @@ from pgqueuer.domain.types import QueueExecutionMode
 from pgqueuer.models import Job
 from pgqueuer.queries import Queries
 
-from .common import LatencyRecorder, emit, install_term, parser, peak_rss_mb, ready
+from .common import LatencyRecorder, install_term, paced, peak_rss_mb, ready, run_command
 
 ENTRYPOINT = "noop"
 
@@ -144,11 +144,7 @@ async def latency_producer(url: str, n: int, interval: float) -> dict[str, Any]:
     try:
         await q.enqueue(ENTRYPOINT, payload({"warm": 1}))
         await asyncio.sleep(0.5)
-        next_at = time.perf_counter()
-        for _ in range(n):
-            await q.enqueue(ENTRYPOINT, payload({"t": time.time()}))
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await paced(n, interval, lambda: q.enqueue(ENTRYPOINT, payload({"t": time.time()})))
         await asyncio.sleep(1.0)
     finally:
         await conn.close()
@@ -166,5 +162,4 @@ COMMANDS = {
 }
 
 if __name__ == "__main__":
-    args = parser(__doc__ or "").parse_args()
-    emit(asyncio.run(COMMANDS[args.command](args)))
+    run_command(__doc__ or "", COMMANDS)

@@ -14,7 +14,7 @@ from typing import Any
 import procrastinate
 import psycopg
 
-from .common import LatencyRecorder, emit, parser, peak_rss_mb, ready
+from .common import LatencyRecorder, paced, peak_rss_mb, ready, run_command
 
 _latency = LatencyRecorder()
 _seen: dict[int, int] = {}
@@ -124,11 +124,7 @@ async def latency_producer(url: str, n: int, interval: float) -> dict[str, Any]:
     async with app.open_async():
         await app.noop.defer_async(i=-1)
         await asyncio.sleep(0.5)
-        next_at = time.perf_counter()
-        for _ in range(n):
-            await app.noop.defer_async(t=time.time())
-            next_at += interval
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await paced(n, interval, lambda: app.noop.defer_async(t=time.time()))
         await asyncio.sleep(1.0)
     return {"jobs": n}
 
@@ -145,5 +141,4 @@ COMMANDS = {
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    args = parser(__doc__ or "").parse_args()
-    emit(asyncio.run(COMMANDS[args.command](args)))
+    run_command(__doc__ or "", COMMANDS)

@@ -32,6 +32,13 @@ from .timing import as_seconds
 logger = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 30.0
+
+
+def _backoff(failures: int) -> float:
+    """Seconds to wait after ``failures`` database errors in a row: 0.5, 1, 2, … up to 30."""
+    return min(_MAX_BACKOFF, 0.5 * 2.0 ** (failures - 1))
+
+
 #: With adaptive prefetch, claimed jobs cover about this many seconds of work per slot...
 PREFETCH_HORIZON = 0.05
 #: ...up to this many times ``concurrency`` jobs held beyond the running ones.
@@ -382,7 +389,7 @@ class Worker:
                 failures = 0
             except Exception:
                 failures += 1
-                delay = min(_MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+                delay = _backoff(failures)
                 logger.exception("Claiming jobs failed; retrying in %.1fs", delay, extra={"action": "claim_failed"})
                 await self._sleep(delay)
                 continue
@@ -402,7 +409,7 @@ class Worker:
                     failures = 0
                 except Exception:
                     failures += 1
-                    delay = min(_MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+                    delay = _backoff(failures)
                     logger.exception("Burst check failed; retrying in %.1fs", delay, extra={"action": "burst_failed"})
                     await self._sleep(delay)
                     continue
@@ -544,7 +551,7 @@ class Worker:
                 failures = 0
             except Exception:
                 failures += 1
-                delay = min(_MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+                delay = _backoff(failures)
                 logger.exception(
                     "Recording %d outcome(s) failed; retrying in %.1fs",
                     len(self._outcomes),

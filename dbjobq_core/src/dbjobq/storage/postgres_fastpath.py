@@ -142,15 +142,12 @@ class PostgresFastPath:
     async def close(self) -> None:
         """Close the connections (waits for ones in use, then terminates stragglers)."""
         kept, self._kept = self._kept, None
-        if kept is not None:
-            try:
-                await asyncio.wait_for(kept.close(), timeout=10)
-            except Exception:  # a timeout, or a connection already broken
-                kept.terminate()
         pool, self._pool = self._pool, None
-        if pool is not None:
+        for resource in (kept, pool):
+            if resource is None:
+                continue
             try:
-                await asyncio.wait_for(pool.close(), timeout=10)
+                await asyncio.wait_for(resource.close(), timeout=10)
             except Exception:  # a timeout, or a connection already broken
-                logger.debug("Closing the asyncpg pool timed out; terminating", exc_info=True)
-                pool.terminate()
+                logger.debug("Closing %r failed; terminating it", resource, exc_info=True)
+                resource.terminate()
