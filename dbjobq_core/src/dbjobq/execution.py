@@ -16,9 +16,8 @@ from typing import Any
 
 from . import registry
 from .errors import JobNotRegisteredError
-from .models import Job, JobStatus
+from .models import Job, JobStatus, Outcome
 from .serialization import dumps_result
-from .storage.base import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ async def run_job(job: Job, *, executor: Executor | None = None) -> RunResult:
         duration = time.perf_counter() - started
         if job.attempts <= job.max_retries and not isinstance(exc, JobNotRegisteredError):
             delay = retry_delay(job.attempts, spec.retry_delay, spec.retry_max_delay) if spec else 1.0
-            outcome = Outcome(job.id, token, JobStatus.PENDING, error=error, execute_at=time.time() + delay)
+            outcome = Outcome(job.id, token, JobStatus.PENDING, error=error, retry_in=delay)
         else:
             outcome = Outcome(job.id, token, JobStatus.FAILED, error=error)
         return RunResult(outcome, exc, duration)

@@ -34,6 +34,40 @@ class JobStatus(str, enum.Enum):
 FINISHED_STATUSES: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A job to insert: ``data`` is JSON text (see ``serialization.dumps_payload``).
+
+    When it falls due is judged by the database's clock: ``delay`` seconds after the database's
+    ``now`` at insert time, or at ``execute_at`` (epoch seconds, an absolute time the caller chose, e.g.
+    ``run_at``); neither means due at once.
+    """
+
+    type: str
+    data: str
+    queue: str = "default"
+    priority: int = 0
+    max_retries: int = 0
+    execute_at: float | None = None
+    delay: float | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of one claimed run, to be recorded if the job still holds the claim ``lease_token``.
+
+    ``status`` is COMPLETED, FAILED, or PENDING for a retry due ``retry_in`` seconds after the
+    database's ``now`` when the outcome is recorded.
+    """
+
+    job_id: str
+    lease_token: str
+    status: JobStatus
+    result: str | None = None
+    error: str | None = None
+    retry_in: float | None = None
+
+
 @dataclass
 class Job:
     """One job: what to run (``type`` and ``data``), where it stands, and what came of it.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,9 +11,9 @@ from typing import Any
 from . import registry
 from .errors import JobNotFoundError
 from .execution import RunResult, run_job
-from .models import FINISHED_STATUSES, Job, JobStatus
+from .models import FINISHED_STATUSES, Job, JobStatus, NewJob
 from .serialization import dumps_payload
-from .storage.base import BaseStorage, NewJob
+from .storage.base import BaseStorage
 from .timing import as_seconds
 
 logger = logging.getLogger(__name__)
@@ -64,13 +63,15 @@ class JobQueue:
         """Validate a job and apply the ``@job`` defaults without writing it (adapters insert it themselves)."""
         name = registry.job_name(func_or_name)
         spec = registry.get_spec(name)
+        delay_seconds, execute_at = _due_time(delay, run_at)
         return NewJob(
             type=name,
             data=dumps_payload(data),
             queue=queue if queue is not None else (spec.queue if spec else "default"),
             priority=priority if priority is not None else (spec.priority if spec else 0),
             max_retries=max_retries if max_retries is not None else (spec.max_retries if spec else 0),
-            execute_at=_due_time(delay, run_at),
+            execute_at=execute_at,
+            delay=delay_seconds,
         )
 
     async def enqueue(
@@ -228,18 +229,19 @@ class JobQueue:
         return job
 
 
-def _due_time(delay: float | timedelta | None, run_at: datetime | float | None) -> float | None:
+def _due_time(delay: float | timedelta | None, run_at: datetime | float | None) -> tuple[float | None, float | None]:
+    """(delay in seconds, absolute epoch seconds): a delay is judged by the database's clock at insert."""
     if delay is not None and run_at is not None:
         raise ValueError("Give delay or run_at, not both")
     if delay is not None:
         seconds = as_seconds(delay)
         if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"delay must be a non-negative number of seconds, not {delay!r}")
-        return time.time() + seconds
+        return float(seconds), None
     if run_at is not None:
         if isinstance(run_at, datetime):
-            return run_at.timestamp()  # a naive datetime is local time, as datetime.now() gives
+            return None, run_at.timestamp()  # a naive datetime is local time, as datetime.now() gives
         if not isinstance(run_at, (int, float)) or not math.isfinite(run_at):
             raise ValueError(f"run_at must be a datetime or epoch seconds, not {run_at!r}")
-        return float(run_at)
-    return None
+        return None, float(run_at)
+    return None, None

@@ -24,9 +24,8 @@ from typing import Any
 
 from .execution import RunResult, run_job
 from .hooks import Hook, Hooks, JobEvent
-from .models import Job, JobStatus
+from .models import Job, JobStatus, Outcome
 from .queue import JobQueue
-from .storage.base import Outcome
 from .timing import as_seconds
 
 logger = logging.getLogger(__name__)
@@ -431,8 +430,7 @@ class Worker:
         if self._outcomes or await self._has_due_job():
             return False
         # A retry falling due within a poll interval still belongs to this burst.
-        soonest = await self.storage.next_due_at(self.queues)
-        wait = None if soonest is None else soonest - time.time()
+        wait = await self.storage.seconds_until_due(self.queues)
         if wait is not None and wait <= self.poll_interval:
             await self._sleep(max(wait, 0.0))
             return False
@@ -668,7 +666,7 @@ class Worker:
     async def _scheduler_loop(self) -> None:
         while True:
             try:
-                if await self.storage.fire_due_schedules(time.time()):
+                if await self.storage.fire_due_schedules():
                     self._notify()
             except Exception:
                 logger.exception("Firing schedules failed", extra={"action": "scheduler_failed"})

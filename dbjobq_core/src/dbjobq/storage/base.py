@@ -4,38 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from ..models import Job, JobStatus, Schedule
+from ..models import Job, JobStatus, NewJob, Outcome, Schedule
 
-
-@dataclass(frozen=True)
-class NewJob:
-    """A job to insert: ``data`` is JSON text (see ``serialization.dumps_payload``)."""
-
-    type: str
-    data: str
-    queue: str = "default"
-    priority: int = 0
-    max_retries: int = 0
-    execute_at: float | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What came of one claimed run, to be recorded if the job still holds the claim ``lease_token``.
-
-    ``status`` is COMPLETED, FAILED, or PENDING for a retry due at ``execute_at``.
-    """
-
-    job_id: str
-    lease_token: str
-    status: JobStatus
-    result: str | None = None
-    error: str | None = None
-    execute_at: float | None = None
+__all__ = ["BaseStorage", "NewJob", "Outcome"]
 
 
 class BaseStorage(ABC):
@@ -101,8 +75,9 @@ class BaseStorage(ABC):
     async def count_jobs(self) -> dict[tuple[str, str], int]:
         """Job counts keyed by (queue, status)."""
 
-    async def next_due_at(self, queues: Sequence[str] | None = None) -> float | None:
-        """When the soonest pending job falls due (epoch seconds), or ``None``; used by burst workers."""
+    async def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        """Seconds until the soonest pending job (in ``queues``) falls due by the database's clock
+        (0 or less: due now), or ``None`` if none is pending; used by burst workers."""
         return None
 
     @abstractmethod
@@ -181,8 +156,9 @@ class BaseStorage(ABC):
         """Delete a schedule; False if there was none."""
 
     @abstractmethod
-    async def fire_due_schedules(self, now: float) -> list[str]:
-        """Enqueue one job for every enabled schedule due at ``now``, exactly once across workers.
+    async def fire_due_schedules(self, now: float | None = None) -> list[str]:
+        """Enqueue one job for every enabled schedule due at ``now`` (default: the database's clock),
+        exactly once across workers.
 
         Returns the ids of the jobs enqueued.
         """

@@ -20,10 +20,10 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import BindParameter, ColumnClause, ColumnElement
 
 from .. import errors, scheduling
-from ..models import FINISHED_STATUSES, Job, JobStatus, Schedule
+from ..models import FINISHED_STATUSES, Job, JobStatus, NewJob, Outcome, Schedule
 from ..serialization import dumps_payload
 from . import records
-from .base import BaseStorage, NewJob, Outcome
+from .base import BaseStorage
 from .listener import Subscription
 from .postgres_fastpath import PostgresFastPath
 from .schema import SCHEMA_VERSION, jobs, meta, metadata, schedules, workers
@@ -270,14 +270,14 @@ class SQLAlchemyStorage(BaseStorage):
             oldest = (await conn.execute(stmt)).scalar()
         return None if oldest is None else float(oldest)
 
-    async def next_due_at(self, queues: Sequence[str] | None = None) -> float | None:
-        """When the soonest pending job (in ``queues``) falls due, in epoch seconds, or ``None``."""
+    async def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        """Seconds until the soonest pending job (in ``queues``) falls due (0 or less: due now), or ``None``."""
         stmt = select(func.min(jobs.c.execute_at)).where(jobs.c.status == _PENDING_SQL)
         if queues:
             stmt = stmt.where(jobs.c.queue.in_(list(queues)))
         async with self._transaction() as conn:
             due = (await conn.execute(stmt)).scalar()
-        return None if due is None else float(due)
+        return None if due is None else float(due) - time.time()
 
     async def count_finished_since(self, since: float) -> int:
         """How many jobs finished (completed or failed) at or after ``since``."""
@@ -354,13 +354,13 @@ class SQLAlchemyStorage(BaseStorage):
         now = time.time()
         groups: dict[tuple[Any, ...], list[Outcome]] = {}
         for outcome in outcomes:
-            key = (outcome.status, outcome.result, outcome.error, outcome.execute_at)
+            key = (outcome.status, outcome.result, outcome.error, outcome.retry_in)
             groups.setdefault(key, []).append(outcome)
         accepted: set[str] = set()
         # The usual case, one kind of outcome, is a single UPDATE: autocommit saves two round trips.
         single = len(groups) == 1 and len(outcomes) <= CLAIM_BATCH_SIZE and self.dialect != "mysql"
         async with self._single_statement() if single else self._transaction() as conn:
-            for (status, result, error, execute_at), members in groups.items():
+            for (status, result, error, retry_in), members in groups.items():
                 values: dict[str, Any] = {
                     "status": status.value,
                     "updated_at": now,
@@ -371,7 +371,7 @@ class SQLAlchemyStorage(BaseStorage):
                 if error is not None:
                     values["error"] = error
                 if status is JobStatus.PENDING:
-                    values["execute_at"] = execute_at if execute_at is not None else now
+                    values["execute_at"] = now + (retry_in or 0.0)
                 else:
                     values["finished_at"] = now
                 claims = [(o.job_id, o.lease_token) for o in members]
@@ -585,13 +585,14 @@ class SQLAlchemyStorage(BaseStorage):
         async with self._transaction() as conn:
             return bool((await conn.execute(delete(schedules).where(schedules.c.id == schedule_id))).rowcount)
 
-    async def fire_due_schedules(self, now: float) -> list[str]:
+    async def fire_due_schedules(self, now: float | None = None) -> list[str]:
         """Enqueue each due occurrence exactly once, however many workers run this at the same time.
 
         The schedule's move to its next fire time is a compare-and-set (``next_run`` still due and
         still before the new value) in the same transaction as the job's insert: of several workers
         that read the same due schedule, exactly one sees its UPDATE match and inserts the job.
         """
+        now = time.time() if now is None else now
         due = select(schedules).where(schedules.c.enabled.is_(True), schedules.c.next_run <= now)
         async with self._transaction() as conn:
             candidates = [records.schedule_from_row(r) for r in (await conn.execute(due)).mappings().all()]
@@ -723,7 +724,7 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
         "result": None,
         "created_at": now,
         "updated_at": now,
-        "execute_at": now if new.execute_at is None else new.execute_at,
+        "execute_at": new.execute_at if new.execute_at is not None else now + (new.delay or 0.0),
         "started_at": None,
         "finished_at": None,
         "worker_id": None,
