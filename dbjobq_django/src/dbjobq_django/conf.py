@@ -18,8 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from sqlalchemy.engine import URL, make_url
 
-from dbjobq.errors import ConfigurationError
-from dbjobq.storage.urls import parse_url
+from dbjobq import ConfigurationError
+from dbjobq.integration import parse_url
 
 #: Every ``DBJOBQ`` key and its default.
 DEFAULTS: dict[str, Any] = {

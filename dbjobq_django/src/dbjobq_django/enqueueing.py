@@ -14,7 +14,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from dbjobq import JobQueue
-from dbjobq.storage.sqlalchemy_storage import new_job_row
+from dbjobq.integration import new_job_row
 
 from . import conf
 from .storage import DjangoStorage

@@ -9,8 +9,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from dbjobq.integration import POOL_OPTIONS, is_memory_sqlite
 from dbjobq.storage import SQLAlchemyStorage
-from dbjobq.storage.urls import POOL_OPTIONS, is_memory_sqlite
 
 
 class DjangoStorage(SQLAlchemyStorage):

@@ -11,12 +11,10 @@ from typing import Any
 from django.db import close_old_connections, reset_queries
 from django.utils.module_loading import autodiscover_modules
 
-from dbjobq import Job, RunResult, Worker, WorkerStats
-from dbjobq import registry as job_registry
-from dbjobq.cli import run_worker_blocking
-from dbjobq.errors import JobNotRegisteredError
+from dbjobq import Job, JobNotRegisteredError, RunResult, Worker, WorkerStats
+from dbjobq.integration import as_seconds, run_worker_blocking
+from dbjobq.integration import registry as job_registry
 from dbjobq.storage import SQLAlchemyStorage
-from dbjobq.timing import as_seconds
 
 from . import conf
 

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from dbjobq import JobQueue
-from dbjobq.errors import ConfigurationError
+from dbjobq import ConfigurationError, JobQueue
 
 #: Key of the JobQueue in the lifespan state and attribute name on ``app.state``.
 STATE_KEY = "dbjobq_queue"

@@ -13,8 +13,7 @@ from fastapi import APIRouter, params
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 
-from dbjobq import JobQueue, Worker
-from dbjobq.errors import ConfigurationError
+from dbjobq import ConfigurationError, JobQueue, Worker
 from dbjobq.storage import SQLAlchemyStorage
 
 from . import _router

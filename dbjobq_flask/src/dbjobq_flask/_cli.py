@@ -16,11 +16,17 @@ from click.core import ParameterSource
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from dbjobq.cli import jobs as core_jobs
-from dbjobq.cli import schedules as core_schedules
-from dbjobq.cli import stats as core_stats
-from dbjobq.cli.main import USER_ERRORS, CliState, one_line
-from dbjobq.cli.worker_options import click_worker_options, configure_logging, run_worker_blocking
+from dbjobq.integration import (
+    USER_ERRORS,
+    CliState,
+    click_worker_options,
+    configure_logging,
+    one_line,
+    run_worker_blocking,
+)
+from dbjobq.integration import jobs_commands as core_jobs
+from dbjobq.integration import schedules_commands as core_schedules
+from dbjobq.integration import stats_commands as core_stats
 from dbjobq.storage import SQLAlchemyStorage
 
 from ._state import DBJobQState, state_of

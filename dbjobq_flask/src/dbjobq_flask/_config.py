@@ -12,8 +12,7 @@ from flask import Flask
 from sqlalchemy.engine import URL, make_url
 
 from dbjobq import ConfigurationError
-from dbjobq.cli.worker_options import WORKER_OPTIONS
-from dbjobq.storage.urls import is_memory_sqlite, parse_url
+from dbjobq.integration import WORKER_OPTIONS, is_memory_sqlite, parse_url
 
 PREFIX = "DBJOBQ_"
 

@@ -9,7 +9,7 @@ proves the result equals what ``SQLAlchemyStorage.initialize()`` creates.
 from django.db import migrations, models
 
 import dbjobq_django.fields
-from dbjobq.storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
+from dbjobq.integration import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
 from dbjobq_django.operations import VendorSQL
 
 PARTIAL = ("postgresql", "sqlite")

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from dbjobq.cli import add_argparse_worker_options, configure_logging
+from dbjobq.integration import add_argparse_worker_options, configure_logging
 
 from ... import conf, worker
 

@@ -1,0 +1,48 @@
+"""The seam between the core and the framework adapters.
+
+The adapters (``dbjobq_django``, ``dbjobq_flask``, ``dbjobq_fastapi``) import the public API
+(``dbjobq``, ``dbjobq.storage``, ``dbjobq.models``) and, for what a framework integration needs beyond
+it, this module only: ``tests/core/test_integration_seam.py`` fails when an adapter reaches any other
+core module. Everything here keeps its name when the core's internals move.
+"""
+
+from __future__ import annotations
+
+from . import registry
+from .cli import jobs as jobs_commands
+from .cli import schedules as schedules_commands
+from .cli import stats as stats_commands
+from .cli.main import USER_ERRORS, CliState, one_line
+from .cli.worker_options import (
+    WORKER_OPTIONS,
+    add_argparse_worker_options,
+    click_worker_options,
+    configure_logging,
+    run_worker_blocking,
+)
+from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
+from .storage.sqlalchemy_storage import new_job_row
+from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
+from .timing import as_seconds
+
+__all__ = [
+    "NOTIFY_FUNCTION_SQL",
+    "NOTIFY_TRIGGER_SQL",
+    "POOL_OPTIONS",
+    "USER_ERRORS",
+    "WORKER_OPTIONS",
+    "CliState",
+    "add_argparse_worker_options",
+    "as_seconds",
+    "click_worker_options",
+    "configure_logging",
+    "is_memory_sqlite",
+    "jobs_commands",
+    "new_job_row",
+    "one_line",
+    "parse_url",
+    "registry",
+    "run_worker_blocking",
+    "schedules_commands",
+    "stats_commands",
+]
