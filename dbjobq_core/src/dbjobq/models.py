@@ -133,3 +133,31 @@ class Schedule:
     queue: str = "default"
     created_at: float | None = None
     updated_at: float | None = None
+
+
+@dataclass
+class QueueStats:
+    """One queue as the dashboard shows it: job counts by status and how long its oldest due job waits.
+
+    Counts of ``pending`` and ``running`` jobs are exact; a finished status counted past the store's cap
+    is a lower bound and is listed in ``capped`` (shown as "10,000+"). ``oldest_due_at`` is the due
+    time (epoch seconds) of the longest-waiting due pending job, or ``None``.
+    """
+
+    name: str
+    counts: dict[str, int] = field(default_factory=dict)
+    capped: set[str] = field(default_factory=set)
+    oldest_due_at: float | None = None
+
+
+@dataclass
+class WorkerInfo:
+    """A registered worker: where it runs, what it serves and when it last renewed its heartbeat."""
+
+    id: str
+    hostname: str
+    pid: int
+    queues: list[str] | None
+    concurrency: int
+    started_at: float
+    last_heartbeat: float

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import registry
-from .errors import JobNotFoundError
+from .errors import JobNotFoundError, ScheduleNotFoundError
 from .execution import RunResult, run_job
-from .models import FINISHED_STATUSES, Job, JobStatus, NewJob
+from .models import FINISHED_STATUSES, Job, JobStatus, NewJob, QueueStats, Schedule, WorkerInfo
 from .serialization import dumps_payload
 from .storage.base import BaseStorage
 from .timing import as_seconds
@@ -221,6 +221,118 @@ class JobQueue:
         """Delete jobs in ``statuses`` that finished more than ``older_than`` ago; return how many."""
         seconds = float(as_seconds(older_than))
         return await self.storage.purge(seconds, statuses)
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a finished job; False if it is pending or running (cancel it first). Unknown id:
+        JobNotFoundError."""
+        if await self.storage.delete_job(job_id):
+            return True
+        await self._require(job_id)
+        return False
+
+    async def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """Retry every failed job (of ``queue`` and/or ``job_type``) as :meth:`retry_job` does; return
+        how many. Count them first with ``count_jobs(JobStatus.FAILED, queue=…, job_type=…)``."""
+        retried = await self.storage.retry_failed(queue=queue, job_type=job_type)
+        if retried:
+            self._notify()
+        return retried
+
+    # -- operators' views (dashboard, CLI) -------------------------------------------------------
+    async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
+        """Each queue's job counts by status and its oldest due pending job; finished counts stop at
+        ``count_cap`` (see :class:`~dbjobq.models.QueueStats`). Cheap on any table size."""
+        return await self.storage.queue_stats(count_cap)
+
+    async def count_jobs(
+        self, status: JobStatus | str | None = None, *, queue: str | None = None, job_type: str | None = None
+    ) -> int:
+        """How many jobs match every given filter."""
+        return await self.storage.count_matching(status=status, queue=queue, job_type=job_type)
+
+    async def page_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        *,
+        queue: str | None = None,
+        job_type: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """A page of job summaries, newest first, paged by id: pass the last id shown as ``before``
+        for the next page, the first as ``after`` for the previous one. ``data`` and ``result`` are not
+        loaded and ``error`` is cut: :meth:`get_job` has the whole job."""
+        if status is not None:
+            status = JobStatus.parse(status)
+        return await self.storage.page_jobs(
+            status=status, queue=queue, job_type=job_type, before=before, after=after, limit=limit
+        )
+
+    async def throughput(self, minutes: int = 60, *, now: float | None = None) -> list[tuple[float, int, int]]:
+        """Jobs completed and failed in each of the last ``minutes`` minutes, oldest first, as
+        (minute start in epoch seconds, completed, failed); the last minute is the current one."""
+        current = int((time.time() if now is None else now) // 60) * 60
+        first = current - (minutes - 1) * 60
+        counts = {(minute, status): n for minute, status, n in await self.storage.finished_per_minute(first)}
+        return [
+            (float(m), counts.get((m, JobStatus.COMPLETED.value), 0), counts.get((m, JobStatus.FAILED.value), 0))
+            for m in range(first, current + 60, 60)
+        ]
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """The registered workers, oldest first (a worker that died without stopping stays listed,
+        its heartbeat ageing, until a worker's maintenance prunes it)."""
+        return [
+            WorkerInfo(
+                id=row["id"],
+                hostname=row["hostname"],
+                pid=row["pid"],
+                queues=row["queues"].split(",") if row["queues"] else None,
+                concurrency=row["concurrency"],
+                started_at=float(row["started_at"]),
+                last_heartbeat=float(row["last_heartbeat"]),
+            )
+            for row in await self.storage.list_workers()
+        ]
+
+    # -- schedules ----------------------------------------------------------------------------
+    async def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by id."""
+        return await self.storage.list_schedules()
+
+    async def get_schedule(self, schedule_id: str) -> Schedule | None:
+        """The schedule with that id, or ``None``."""
+        return await self.storage.get_schedule(schedule_id)
+
+    async def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> Schedule:
+        """Enable or disable a schedule and return it; unknown id: ScheduleNotFoundError."""
+        schedule = await self._require_schedule(schedule_id)
+        if schedule.enabled != enabled:
+            schedule.enabled = enabled
+            await self.storage.update_schedule(schedule)
+        return schedule
+
+    async def run_schedule_now(self, schedule_id: str) -> str:
+        """Enqueue one extra job of a schedule now (its next run is unchanged); return the job id."""
+        schedule = await self._require_schedule(schedule_id)
+        return await self.enqueue(
+            schedule.job_type,
+            schedule.job_data,
+            queue=schedule.queue,
+            priority=schedule.priority,
+            max_retries=schedule.max_retries,
+        )
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Delete a schedule; False if there was none."""
+        return await self.storage.delete_schedule(schedule_id)
+
+    async def _require_schedule(self, schedule_id: str) -> Schedule:
+        schedule = await self.storage.get_schedule(schedule_id)
+        if schedule is None:
+            raise ScheduleNotFoundError(f"No schedule has id {schedule_id!r}")
+        return schedule
 
     async def _require(self, job_id: str) -> Job:
         job = await self.storage.get_job(job_id)

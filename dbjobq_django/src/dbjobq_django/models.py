@@ -55,7 +55,10 @@ class Job(models.Model):
         db_table = "dbjobq_jobs"
         verbose_name = "job"
         ordering = ["-id"]  # ids are time-ordered (UUIDv7): newest first, by the primary key
-        indexes = [models.Index(fields=["status", "finished_at"], name="ix_dbjobq_jobs_status_finished")]
+        indexes = [
+            models.Index(fields=["status", "finished_at"], name="ix_dbjobq_jobs_status_finished"),
+            models.Index(fields=["queue", "status", "execute_at"], name="ix_dbjobq_jobs_queue_status"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} [{self.status}] {self.id}"

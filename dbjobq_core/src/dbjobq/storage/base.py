@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..models import Job, JobStatus, NewJob, Outcome, Schedule
+from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Schedule
 
 __all__ = ["BaseStorage", "NewJob", "Outcome"]
 
@@ -130,6 +130,44 @@ class BaseStorage(ABC):
     ) -> int:
         """Delete jobs in ``statuses`` that finished more than ``older_than`` seconds ago."""
 
+    # -- dashboard: per-queue figures, pages of jobs, bulk changes -----------------------------
+    @abstractmethod
+    async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
+        """Every queue with jobs: exact pending/running counts, finished counts up to ``count_cap``
+        (then marked capped), and the due time of its oldest due pending job. Must not scan the table."""
+
+    @abstractmethod
+    async def count_matching(
+        self, *, status: JobStatus | str | None = None, queue: str | None = None, job_type: str | None = None
+    ) -> int:
+        """How many jobs match every given filter."""
+
+    @abstractmethod
+    async def page_jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """Job summaries newest first, paged by id: older than ``before``, newer than ``after``, or the
+        newest. ``data`` and ``result`` are not loaded; ``error`` may be cut."""
+
+    @abstractmethod
+    async def finished_per_minute(self, since: float) -> list[tuple[float, str, int]]:
+        """(minute start, status, count) of the jobs completed or failed since ``since``."""
+
+    @abstractmethod
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a finished job; False if it is pending, running or unknown."""
+
+    @abstractmethod
+    async def retry_failed(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """Send every failed job (of ``queue``/``job_type``) back to pending; return how many."""
+
     # -- schedules ----------------------------------------------------------------------------
     @abstractmethod
     async def create_schedule(self, schedule: Schedule) -> None:
@@ -171,6 +209,11 @@ class BaseStorage(ABC):
     @abstractmethod
     async def unregister_worker(self, worker_id: str) -> None:
         """Forget a worker that stopped."""
+
+    @abstractmethod
+    async def list_workers(self) -> list[dict[str, Any]]:
+        """The registered workers as rows: id, hostname, pid, queues (comma-separated or None),
+        concurrency, started_at, last_heartbeat."""
 
     async def listen(self, on_notify: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
         """Call ``on_notify`` whenever new jobs are committed; return an async stop function.

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: PostgreSQL channel on which the jobs table announces new jobs.
 NOTIFY_CHANNEL = "dbjobq_jobs"
@@ -96,6 +96,10 @@ Index("ix_dbjobq_jobs_lease_mysql", jobs.c.status, jobs.c.lease_expires_at).ddl_
 )
 # Retention, purge and listing by status.
 Index("ix_dbjobq_jobs_status_finished", jobs.c.status, jobs.c.finished_at)
+# Schema version 2. Per-queue views (the dashboard, `stats`): counts by (queue, status) are index-only
+# range scans, the oldest due pending job of a queue is the first entry of its range, and the distinct
+# queues are found by skipping through it — none of them reads the table, however many rows it holds.
+QUEUE_STATUS_INDEX = Index("ix_dbjobq_jobs_queue_status", jobs.c.queue, jobs.c.status, jobs.c.execute_at)
 
 schedules = Table(
     "dbjobq_schedules",

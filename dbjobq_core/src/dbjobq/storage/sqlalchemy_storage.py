@@ -12,7 +12,21 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, event, func, insert, literal_column, select, text, tuple_, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    event,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -20,19 +34,21 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import BindParameter, ColumnClause, ColumnElement
 
 from .. import errors, scheduling
-from ..models import FINISHED_STATUSES, Job, JobStatus, NewJob, Outcome, Schedule
+from ..models import FINISHED_STATUSES, Job, JobStatus, NewJob, Outcome, QueueStats, Schedule
 from ..serialization import dumps_payload
 from . import records
 from .base import BaseStorage
 from .listener import Subscription
 from .postgres_fastpath import PostgresFastPath
-from .schema import SCHEMA_VERSION, jobs, meta, metadata, schedules, workers
+from .schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, jobs, meta, metadata, schedules, workers
 from .urls import check_sqlite_directory, engine_options, is_memory_sqlite, parse_url
 
 logger = logging.getLogger(__name__)
 
 #: Rows per INSERT when enqueueing in bulk (keeps statements under every driver's parameter limit).
 INSERT_BATCH_SIZE = 1000
+#: Characters of a job's error that a page of job summaries carries.
+SUMMARY_ERROR_CHARS = 300
 #: Claims per UPDATE when recording outcomes or releasing jobs (two parameters each; same reason).
 CLAIM_BATCH_SIZE = 1000
 
@@ -148,6 +164,13 @@ class SQLAlchemyStorage(BaseStorage):
                 raise errors.StorageError(
                     f"The database has DBJobQ schema version {value}, newer than this dbjobq "
                     f"({SCHEMA_VERSION}): upgrade dbjobq"
+                )
+            elif int(value) < 2:
+                # 1 -> 2 adds the (queue, status, execute_at) index. checkfirst: a process that raced us
+                # may have built it already (and Django's migration 0003 builds the same one).
+                await conn.run_sync(QUEUE_STATUS_INDEX.create, checkfirst=True)
+                await conn.execute(
+                    update(meta).where(meta.c.key == "schema_version", meta.c.value == value).values(value="2")
                 )
 
     async def close(self) -> None:
@@ -486,15 +509,7 @@ class SQLAlchemyStorage(BaseStorage):
         stmt = (
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.FAILED.value, JobStatus.CANCELLED.value]))
-            .values(
-                status=_PENDING,
-                attempts=0,
-                execute_at=now,
-                updated_at=now,
-                started_at=None,
-                finished_at=None,
-                worker_id=None,
-            )
+            .values(**_retried_values(now))
         )
         async with self._transaction() as conn:
             return bool((await conn.execute(stmt)).rowcount)
@@ -528,6 +543,153 @@ class SQLAlchemyStorage(BaseStorage):
             total += len(ids)
             if on_progress is not None and ids:
                 on_progress(len(ids))
+            if len(ids) < batch_size:
+                return total
+
+    # -- dashboard: per-queue figures, pages of jobs, bulk changes -----------------------------
+    async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
+        """Every queue with jobs: counts by status and its oldest due pending job, read from the
+        (queue, status, execute_at) index only.
+
+        Pending and running jobs are counted exactly; a finished status stops counting past
+        ``count_cap`` and is then marked capped, so the cost stays bounded however many finished
+        jobs the table keeps.
+        """
+        now = time.time()
+        async with self._transaction() as conn:
+            names = list((await conn.execute(self._queue_names_query())).scalars().all())
+            found: list[QueueStats] = []
+            for start in range(0, len(names), 20):  # one round trip per 20 queues
+                chunk = names[start : start + 20]
+                columns: list[Any] = []
+                for name in chunk:
+                    in_queue = (jobs.c.queue == name,)
+                    for status in JobStatus:
+                        rows = select(jobs.c.execute_at).where(*in_queue, jobs.c.status == status.value)
+                        if status in FINISHED_STATUSES:
+                            rows = rows.limit(count_cap + 1)
+                        columns.append(select(func.count()).select_from(rows.subquery()).scalar_subquery())
+                    oldest = (
+                        select(jobs.c.execute_at)
+                        .where(*in_queue, jobs.c.status == _PENDING, jobs.c.execute_at <= now)
+                        .order_by(jobs.c.execute_at)
+                        .limit(1)
+                    )
+                    columns.append(oldest.scalar_subquery())
+                row = (await conn.execute(select(*columns))).one()
+                width = len(JobStatus) + 1
+                for i, name in enumerate(chunk):
+                    values = row[i * width : (i + 1) * width]
+                    stats = QueueStats(name, oldest_due_at=None if values[-1] is None else float(values[-1]))
+                    for status, count in zip(JobStatus, values[:-1], strict=True):
+                        stats.counts[status.value] = min(int(count), count_cap)
+                        if count > count_cap:
+                            stats.capped.add(status.value)
+                    found.append(stats)
+        return found
+
+    def _queue_names_query(self) -> Any:
+        """The distinct queue names, skipping through the index (one probe per queue, not per row).
+
+        MySQL/MariaDB do this loose index scan themselves for SELECT DISTINCT; PostgreSQL and SQLite
+        need it spelt out as a recursive query.
+        """
+        if self.dialect == "mysql":
+            return select(jobs.c.queue).distinct().order_by(jobs.c.queue)
+        return text(
+            "WITH RECURSIVE q(name) AS ("
+            " SELECT (SELECT queue FROM dbjobq_jobs ORDER BY queue LIMIT 1)"
+            " UNION ALL"
+            " SELECT (SELECT queue FROM dbjobq_jobs WHERE queue > q.name ORDER BY queue LIMIT 1)"
+            " FROM q WHERE q.name IS NOT NULL"
+            ") SELECT name FROM q WHERE name IS NOT NULL"
+        ).columns(jobs.c.queue)
+
+    @staticmethod
+    def _filters(status: JobStatus | str | None, queue: str | None, job_type: str | None) -> list[Any]:
+        found: list[Any] = []
+        if status is not None:
+            found.append(jobs.c.status == JobStatus.parse(status).value)
+        if queue is not None:
+            found.append(jobs.c.queue == queue)
+        if job_type is not None:
+            found.append(jobs.c.type == job_type)
+        return found
+
+    async def count_matching(
+        self, *, status: JobStatus | str | None = None, queue: str | None = None, job_type: str | None = None
+    ) -> int:
+        """How many jobs match every given filter."""
+        stmt = select(func.count()).select_from(jobs).where(*self._filters(status, queue, job_type))
+        async with self._transaction() as conn:
+            return int((await conn.execute(stmt)).scalar() or 0)
+
+    async def page_jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """One page of job summaries, newest first, paged by id (ids are time-ordered): the jobs just
+        older than ``before``, or just newer than ``after``, or the newest. Summaries: ``data`` and
+        ``result`` are not loaded and ``error`` holds at most its first :data:`SUMMARY_ERROR_CHARS`
+        characters, so a page costs the same whatever the payloads weigh."""
+        if not 0 < limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        summary = [c for c in jobs.c if c.name not in ("data", "result", "error")]
+        error = func.substr(jobs.c.error, 1, SUMMARY_ERROR_CHARS).label("error")
+        stmt = select(*summary, error).where(*self._filters(status, queue, job_type)).limit(limit)
+        if after is not None:
+            stmt = stmt.where(jobs.c.id > after).order_by(jobs.c.id)
+        else:
+            stmt = stmt.order_by(jobs.c.id.desc())
+            if before is not None:
+                stmt = stmt.where(jobs.c.id < before)
+        async with self._transaction() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        found = [records.job_from_row({**row, "data": None, "result": None}) for row in rows]
+        return found[::-1] if after is not None else found
+
+    async def finished_per_minute(self, since: float) -> list[tuple[float, str, int]]:
+        """Completed and failed jobs per minute since ``since``: (minute start, status, count) rows,
+        read from the (status, finished_at) index."""
+        minute: Any = (
+            cast(jobs.c.finished_at / 60, Integer) if self.dialect == "sqlite" else func.floor(jobs.c.finished_at / 60)
+        )
+        stmt = (
+            select(minute.label("minute"), jobs.c.status, func.count())
+            .where(jobs.c.status.in_([JobStatus.COMPLETED.value, JobStatus.FAILED.value]), jobs.c.finished_at >= since)
+            .group_by(minute, jobs.c.status)
+        )
+        async with self._transaction() as conn:
+            return [(float(m) * 60, s, int(n)) for m, s, n in (await conn.execute(stmt)).all()]
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a finished job; False if it is pending or running (cancel it first) or unknown."""
+        stmt = delete(jobs).where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in FINISHED_STATUSES]))
+        async with self._transaction() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def retry_failed(
+        self, *, queue: str | None = None, job_type: str | None = None, batch_size: int = 1000
+    ) -> int:
+        """Send every failed job (of ``queue``/``job_type``) back to pending as :meth:`retry_job` does,
+        in batches of ``batch_size`` (short transactions beside running workers); return how many."""
+        failed = self._filters(JobStatus.FAILED, queue, job_type)
+        total = 0
+        while True:
+            now = time.time()
+            async with self._transaction() as conn:
+                ids = list((await conn.execute(select(jobs.c.id).where(*failed).limit(batch_size))).scalars().all())
+                if ids:
+                    result = await conn.execute(
+                        update(jobs).where(jobs.c.id.in_(ids), *failed).values(**_retried_values(now))
+                    )
+                    total += result.rowcount
             if len(ids) < batch_size:
                 return total
 
@@ -730,6 +892,19 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
         "worker_id": None,
         "lease_token": None,
         "lease_expires_at": None,
+    }
+
+
+def _retried_values(now: float) -> dict[str, Any]:
+    """A retried job: pending, due now, with fresh attempts (its last error stays until it runs)."""
+    return {
+        "status": _PENDING,
+        "attempts": 0,
+        "execute_at": now,
+        "updated_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "worker_id": None,
     }
 
 
