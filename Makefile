@@ -11,7 +11,7 @@ PROJECTS := pyproject.toml dbjobq_core/pyproject.toml dbjobq_django/pyproject.to
 $(STAMP): $(PROJECTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e "./dbjobq_core[all]" -e ./dbjobq_django -e ./dbjobq_flask \
+	$(BIN)/python -m pip install --quiet -e "./dbjobq_core[all,web]" -e ./dbjobq_django -e ./dbjobq_flask \
 		-e ./dbjobq_fastapi --group dev
 	touch $(STAMP)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jobs, schedules, stats, worker
+from . import jobs, schedules, stats, web, worker
 from .main import cli
 
 cli.add_command(worker.worker)
@@ -17,6 +17,7 @@ cli.add_command(jobs.cancel)
 cli.add_command(jobs.purge)
 cli.add_command(schedules.schedules)
 cli.add_command(jobs.init_db)
+cli.add_command(web.web)
 
 
 def main(args: list[str] | None = None) -> Any:

@@ -37,7 +37,12 @@ MAX_FORM_BYTES = 64 * 1024
 
 
 async def web_request(
-    request: Request, *, dashboard: Dashboard, allowed: bool | None = None, actions_enabled: bool, refusal_hint: str = ""
+    request: Request,
+    *,
+    dashboard: Dashboard,
+    allowed: bool | None = None,
+    actions_enabled: bool,
+    refusal_hint: str = "",
 ) -> WebRequest:
     """Translate a Starlette request for :meth:`Dashboard.handle` (form bodies parsed and bounded)."""
     form: dict[str, str] = {}
@@ -109,7 +114,8 @@ def create_app(
                 return starlette_response(WebResponse(status=403, body="Wrong or missing token."), root)
             rest = {k: v for k, v in request.query_params.items() if k != "token"}
             target_url = request.url.path + ("?" + urlencode(rest) if rest else "")
-            return starlette_response(WebResponse(status=303, location=target_url, cookies={TOKEN_COOKIE: offered}), root)
+            remembered = WebResponse(status=303, location=target_url, cookies={TOKEN_COOKIE: offered})
+            return starlette_response(remembered, root)
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         has_token = same_token(request.cookies.get(TOKEN_COOKIE), token) or same_token(bearer, token)
         wanted = board.permission_for(request.method, "/" + str(request.path_params.get("path", "")))

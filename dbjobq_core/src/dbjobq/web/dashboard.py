@@ -154,7 +154,8 @@ class Dashboard:
             if request.framework_csrf is None and not same_token(
                 request.form.get(CSRF_FIELD), request.cookies.get(CSRF_COOKIE)
             ):
-                return error_page(ctx, 403, "The form's security token is missing or stale: reload the page and try again.")
+                stale = "The form's security token is missing or stale: reload the page and try again."
+                return error_page(ctx, 403, stale)
             if not request.actions_enabled or not request.allowed:
                 logger.info("Dashboard action %s refused", found[0], extra={"action": "dashboard_refused"})
                 return error_page(ctx, 403, f"You are not allowed to {found[0].replace('_', ' ')} here.")

@@ -58,14 +58,14 @@ def format_time(value: datetime | float | None) -> str:
     """``2026-01-31 12:00:05 UTC``, or an en dash for no time."""
     epoch = to_epoch(value)
     if epoch is None:
-        return "–"
+        return "\u2013"  # an en dash
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def format_age(seconds: float | None) -> str:
     """A short duration: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
     if seconds is None:
-        return "–"
+        return "\u2013"  # an en dash
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.0f} s"
@@ -128,10 +128,10 @@ def throughput_chart(points: list[tuple[float, int, int]], *, width: int = 720, 
 
 
 def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5 × 10^n at or above ``value`` (at least 1), for a readable axis."""
+    """The smallest of 1, 2, 5 x 10^n at or above ``value`` (at least 1), for a readable axis."""
     if value <= 1:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    power = int(10 ** math.floor(math.log10(value)))
     for step in (1, 2, 5, 10):
         if value <= step * power:
             return step * power
