@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, params
+from fastapi import APIRouter, FastAPI, params
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 
@@ -144,6 +144,36 @@ class DBJobQ:
     def worker(self) -> Worker | None:
         """The worker running inside the app (``run_worker=True``) while the lifespan runs, else None."""
         return self._worker
+
+    # -- dashboard ------------------------------------------------------------------------------
+    def dashboard(
+        self,
+        *,
+        dependencies: Sequence[params.Depends] | None = None,
+        action_dependencies: Sequence[params.Depends] | None = None,
+        public: bool = False,
+        read_only: bool = False,
+        **options: Any,
+    ) -> FastAPI:
+        """The web dashboard, to mount: ``app.mount("/jobs", jobq.dashboard(dependencies=[Depends(admin)]))``.
+
+        ``dependencies`` (your auth, raising ``HTTPException``) guard every page and action;
+        ``action_dependencies`` add a guard for actions only. Closed by default: without
+        ``dependencies`` every request is refused unless ``public=True``. ``options`` go to
+        :class:`dbjobq.web.Dashboard` (``title``, ``refresh_interval``, ``page_size``, ``count_cap``).
+        Needs ``pip install 'dbjobq[web]'``.
+        """
+        from dbjobq.web.dashboard import Dashboard
+
+        from ._dashboard import make_dashboard
+
+        return make_dashboard(
+            dependencies=dependencies,
+            action_dependencies=action_dependencies,
+            public=public,
+            read_only=read_only,
+            dashboard=Dashboard(**options),
+        )
 
     # -- API ------------------------------------------------------------------------------------
     @property
