@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,12 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "DBJOBQ_CALL_TIMEOUT": 30.0,
     # Modules `flask dbjobq worker` imports before it starts, so their @job functions are registered.
     "DBJOBQ_IMPORTS": (),
+    # The web dashboard's blueprint (needs Jinja2, which Flask has): its URL prefix (None: not added),
+    # a function(action) -> bool deciding who may view ("view") and act ("retry", "cancel", ...), or
+    # True to let everyone in. Without either, the dashboard refuses every request.
+    "DBJOBQ_DASHBOARD_URL_PREFIX": "/dbjobq",
+    "DBJOBQ_DASHBOARD_AUTHORIZE": None,
+    "DBJOBQ_DASHBOARD_PUBLIC": False,
     # Defaults of `flask dbjobq worker` (its command-line options override them).
     **{key: (None if option.multiple else option.default) for key, option in _WORKER_KEYS.items()},
 }
@@ -51,6 +57,10 @@ class Settings:
     worker_options: dict[str, Any] = field(default_factory=dict)
     #: The directory to create before the first connection (the instance folder), if any.
     create_dir: str | None = None
+    #: The dashboard: URL prefix (None: no blueprint), who may use it, or open to all.
+    dashboard_url_prefix: str | None = "/dbjobq"
+    dashboard_authorize: Callable[[str], bool] | None = None
+    dashboard_public: bool = False
 
     @property
     def safe_url(self) -> str:
@@ -110,7 +120,18 @@ def load_settings(app: Flask) -> Settings:
             worker[option.dest] = value
         else:
             worker[option.dest] = _positive_number(key, value)
+    prefix = config["DBJOBQ_DASHBOARD_URL_PREFIX"]
+    if prefix is not None and (not isinstance(prefix, str) or not prefix.startswith("/")):
+        raise ConfigurationError(f"DBJOBQ_DASHBOARD_URL_PREFIX must be a path like '/dbjobq' (or None), not {prefix!r}")
+    authorize = config["DBJOBQ_DASHBOARD_AUTHORIZE"]
+    if authorize is not None and not callable(authorize):
+        raise ConfigurationError(
+            "DBJOBQ_DASHBOARD_AUTHORIZE must be a function(action) -> bool (action is 'view', 'retry', ...)"
+        )
     return Settings(
+        dashboard_url_prefix=prefix,
+        dashboard_authorize=authorize,
+        dashboard_public=bool(config["DBJOBQ_DASHBOARD_PUBLIC"]),
         database_url=url,
         engine_options=dict(engine_options),
         call_timeout=call_timeout,

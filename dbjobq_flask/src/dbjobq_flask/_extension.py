@@ -50,6 +50,10 @@ class DBJobQ:
         settings = _config.load_settings(app)
         app.extensions[EXTENSION_KEY] = DBJobQState(app.name, settings)
         app.cli.add_command(_cli.dbjobq_group)
+        if settings.dashboard_url_prefix is not None:
+            from . import _dashboard
+
+            _dashboard.register(app, settings.dashboard_url_prefix)
 
     def get_state(self, app: Flask | None = None) -> DBJobQState:
         """The state of ``app`` (default: the current app); raises with a fix if it is not set up."""
