@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -111,6 +112,14 @@ class JobAdmin(DBJobQModelAdmin):
         "error_display",
         "lease_expires",
     )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        # A "Dashboard" button when the project includes dbjobq_django.dashboard.urls.
+        try:
+            url: str | None = reverse("dbjobq_dashboard:index")
+        except NoReverseMatch:
+            url = None
+        return super().changelist_view(request, {**(extra_context or {}), "dbjobq_dashboard_url": url})
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # A pending or running job is cancelled, not deleted: its worker still holds it.
