@@ -33,9 +33,18 @@ XSS_DATA = {"html": "<script>window.__xss = 1</script>", "img": "<img src=x oner
 XSS_TYPE = "<img src=x onerror=\"window.__xss = 3\">"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium shared by the session (skips, or fails under CI, without Chromium)."""
+    """A headless Chromium shared by a test module (skips, or fails under CI, without Chromium).
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in the main thread
+    while the browser is open, and other modules' tests (``asyncio.run``, Django's ORM) must not see it.
+    """
+    yield from launch()
+
+
+def launch() -> Iterator[Any]:
+    """Start headless Chromium, yield it, close it."""
     if not os.path.exists(CHROMIUM):
         message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("DBJOBQ_REQUIRE_ALL_DATABASES"):

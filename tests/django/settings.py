@@ -27,6 +27,8 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "tests.django.urls"
+STATIC_URL = "/static/"  # the live server (browser tests) serves static files under it
+STATIC_ROOT = str(TMP / f"dbjobq_dj_static_{SUFFIX}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
