@@ -83,14 +83,14 @@ def create_app(
     """The standalone dashboard as an ASGI app, on a database URL (opened by the app's lifespan) or
     on an open :class:`JobQueue`. Read-only without ``token``; with it, actions need it."""
     board = dashboard or Dashboard()
-    state: dict[str, JobQueue] = {}
+    # An open queue serves at once (no lifespan needed); a URL is opened by the app's lifespan.
+    state: dict[str, JobQueue] = {"queue": target} if isinstance(target, JobQueue) else {}
     if token is not None and len(token) < 8:
         raise ConfigurationError("The dashboard token must be at least 8 characters long")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if isinstance(target, JobQueue):
-            state["queue"] = target
             yield
             return
         storage = SQLAlchemyStorage(target)
