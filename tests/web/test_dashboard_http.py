@@ -1,0 +1,142 @@
+"""The dashboard's rules over plain HTTP (the standalone app): CSRF, read-only, redirects, bulk retry,
+queue controls, and the ``dbjobq web`` command."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from dbjobq import JobQueue
+from dbjobq.cli import cli
+from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.web import Dashboard, create_app
+
+TOKEN = "http-test-token"
+
+
+@pytest.fixture
+async def jobq(tmp_path: Any) -> AsyncIterator[JobQueue]:
+    storage = SQLAlchemyStorage(f"sqlite+aiosqlite:///{tmp_path / 'web.sqlite3'}")
+    await storage.initialize()
+    yield JobQueue(storage)
+    await storage.close()
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def _failed(jobq: JobQueue, n: int, **options: Any) -> list[str]:
+    ids = await jobq.enqueue_many("x.y", [{}] * n, **options)
+    for job_id in ids:
+        await jobq.cancel_job(job_id)
+    from sqlalchemy import update
+
+    from dbjobq.storage.schema import jobs
+
+    async with jobq.storage.engine.begin() as conn:  # type: ignore[attr-defined]
+        await conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(status="failed"))
+    return ids
+
+
+async def test_dashboard_http_read_only_without_token(jobq: JobQueue) -> None:
+    job_id = (await _failed(jobq, 1))[0]
+    async with _client(create_app(jobq)) as client:
+        page = await client.get(f"/jobs/{job_id}")
+        assert page.status_code == 200 and "Read-only" in page.text and ">Retry<" not in page.text
+        refused = await client.post("/jobs/retry", data={"id": job_id, "csrf_token": client.cookies["dbjobq_csrf"]})
+        assert refused.status_code == 403
+    assert (await jobq.get_job(job_id)).status == "failed"  # type: ignore[union-attr]
+
+
+async def test_dashboard_http_actions_need_the_csrf_token(jobq: JobQueue) -> None:
+    job_id = (await _failed(jobq, 1))[0]
+    async with _client(create_app(jobq, token=TOKEN)) as client:
+        await client.get(f"/?token={TOKEN}")
+        for form in ({"id": job_id}, {"id": job_id, "csrf_token": "x" * 43}):
+            assert (await client.post("/jobs/retry", data=form)).status_code == 403
+        assert (await jobq.get_job(job_id)).status == "failed"  # type: ignore[union-attr]
+        done = await client.post("/jobs/retry", data={"id": job_id, "csrf_token": client.cookies["dbjobq_csrf"]})
+        assert done.status_code == 303
+    assert (await jobq.get_job(job_id)).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_dashboard_http_redirects_stay_on_the_dashboard(jobq: JobQueue) -> None:
+    job_id = (await _failed(jobq, 1))[0]
+    async with _client(create_app(jobq, token=TOKEN)) as client:
+        await client.get(f"/?token={TOKEN}")
+        await client.get("/")
+        csrf = client.cookies["dbjobq_csrf"]
+        answer = await client.post("/jobs/retry", data={"id": job_id, "csrf_token": csrf, "next": "//evil.example/"})
+        assert answer.headers["location"].startswith(f"/jobs/{job_id}")
+        assert (await client.get("/?token=wrong")).status_code == 403
+
+
+async def test_dashboard_http_bulk_retry_shows_the_count_first(jobq: JobQueue) -> None:
+    await _failed(jobq, 3, queue="mail")
+    await _failed(jobq, 2, queue="other")
+    async with _client(create_app(jobq, token=TOKEN)) as client:
+        await client.get(f"/?token={TOKEN}")
+        listing = await client.get("/jobs?status=failed&queue=mail")
+        assert "Retry all failed jobs matching this filter" in listing.text
+        confirm = await client.get("/jobs/retry-failed?queue=mail")
+        assert re.search(r"send <b>3</b> failed job\(s\) of queue <b>mail</b>", confirm.text)
+        done = await client.post(
+            "/jobs/retry-failed", data={"queue": "mail", "type": "", "csrf_token": client.cookies["dbjobq_csrf"]}
+        )
+        assert "notice=retried_many" in done.headers["location"] and "n=3" in done.headers["location"]
+    assert await jobq.count_jobs("failed") == 2
+
+
+class PausableQueue(JobQueue):
+    """A JobQueue with queue controls, as the queue-controls work will add them."""
+
+    paused: set[str] = set()
+
+    async def pause_queue(self, name: str) -> None:
+        self.paused.add(name)
+
+    async def resume_queue(self, name: str) -> None:
+        self.paused.discard(name)
+
+    async def list_queues(self) -> list[dict[str, Any]]:
+        return [{"name": name, "paused": name in self.paused} for name in ("default", "mail")]
+
+
+async def test_dashboard_http_pause_and_resume_appear_with_queue_controls(jobq: JobQueue) -> None:
+    await jobq.enqueue("x.y", queue="mail")
+    async with _client(create_app(jobq, token=TOKEN)) as client:
+        assert ">Pause<" not in (await client.get("/queues")).text
+    pausable = PausableQueue(jobq.storage)
+    async with _client(create_app(pausable, token=TOKEN)) as client:
+        await client.get(f"/?token={TOKEN}")
+        assert ">Pause<" in (await client.get("/queues")).text
+        csrf = client.cookies["dbjobq_csrf"]
+        await client.post("/queues/pause", data={"name": "mail", "csrf_token": csrf})
+        assert pausable.paused == {"mail"}
+        assert ">Resume<" in (await client.get("/queues")).text
+        await client.post("/queues/resume", data={"name": "mail", "csrf_token": csrf})
+        assert pausable.paused == set()
+
+
+async def test_dashboard_http_unknown_pages_and_bad_filters(jobq: JobQueue) -> None:
+    async with _client(create_app(jobq, dashboard=Dashboard(page_size=2))) as client:
+        assert (await client.get("/nope")).status_code == 404
+        assert (await client.get("/jobs?status=bogus")).status_code == 400
+        assert (await client.get("/jobs/missing-id")).status_code == 404
+        missing = await client.get("/jobs?id=missing-id")
+        assert missing.status_code == 303 and "notice=not_found" in missing.headers["location"]
+        page = await client.get("/")
+        assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_dashboard_http_cli_help_and_bad_token() -> None:
+    runner = CliRunner()
+    assert "--token" in runner.invoke(cli, ["web", "--help"]).output
+    result = runner.invoke(cli, ["web", "--token", "short"])
+    assert result.exit_code != 0 and "at least 8 characters" in result.output
