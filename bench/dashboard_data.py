@@ -21,8 +21,8 @@ _ID = (
     "substr(md5(g::text || '{salt}'), 1, 3) || '-8' || substr(md5(g::text || '{salt}'), 4, 3) || '-' || "
     "substr(md5(g::text || '{salt}'), 7, 12)"
 )
-_QUEUE = "(ARRAY['" + "','".join(QUEUES) + "'])[1 + g % {n}]".format(n=len(QUEUES))
-_TYPE = "(ARRAY['" + "','".join(TYPES) + "'])[1 + (g / 7) % {n}]".format(n=len(TYPES))
+_QUEUE = "(ARRAY['" + "','".join(QUEUES) + f"'])[1 + g % {len(QUEUES)}]"
+_TYPE = "(ARRAY['" + "','".join(TYPES) + f"'])[1 + (g / 7) % {len(TYPES)}]"
 _COLUMNS = (
     "id, type, queue, data, status, priority, attempts, max_retries, error, result, created_at, updated_at, "
     "execute_at, started_at, finished_at, worker_id"

@@ -74,9 +74,8 @@ async def fill(url: str) -> str:
 
 
 def main() -> int:
-    from playwright.sync_api import sync_playwright
-
     import uvicorn
+    from playwright.sync_api import sync_playwright
 
     directory = Path(tempfile.mkdtemp())
     url = f"sqlite+aiosqlite:///{directory / 'screenshots.sqlite3'}"

@@ -55,7 +55,8 @@ def _fastapi(url: str) -> tuple[str, Callable[[], None], Callable[[Any], None]]:
 
     jobq = DBJobQ(url)
     app = FastAPI(lifespan=jobq.lifespan)
-    app.mount("/admin/jobs", jobq.dashboard(public=True, action_dependencies=[Depends(admin)], refresh_interval=REFRESH))
+    dashboard = jobq.dashboard(public=True, action_dependencies=[Depends(admin)], refresh_interval=REFRESH)
+    app.mount("/admin/jobs", dashboard)
     root, stop = serve_asgi(app)
     base = root + "/admin/jobs"
 
