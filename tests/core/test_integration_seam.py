@@ -14,8 +14,9 @@ ADAPTERS = {
     "dbjobq_flask": ROOT / "dbjobq_flask" / "src" / "dbjobq_flask",
     "dbjobq_fastapi": ROOT / "dbjobq_fastapi" / "src" / "dbjobq_fastapi",
 }
-#: The core modules an adapter may import: the public API and the declared seam.
-ALLOWED_CORE_MODULES = {"dbjobq", "dbjobq.storage", "dbjobq.models", "dbjobq.integration"}
+#: The core modules an adapter may import: the public API (the dashboard's package, ``dbjobq.web``,
+#: included) and the declared seam.
+ALLOWED_CORE_MODULES = {"dbjobq", "dbjobq.storage", "dbjobq.models", "dbjobq.integration", "dbjobq.web"}
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:

@@ -13,9 +13,7 @@ from fastapi import FastAPI, HTTPException, Request, params
 from fastapi.exception_handlers import http_exception_handler
 from starlette.responses import Response
 
-from dbjobq.web.asgi import starlette_response, web_request
-from dbjobq.web.dashboard import Dashboard, error_page
-from dbjobq.web.http import WebRequest
+from dbjobq.web import Dashboard, WebRequest, starlette_response, web_request
 
 from ._dependencies import get_queue
 
@@ -61,12 +59,8 @@ def make_dashboard(
         if "text/html" not in request.headers.get("accept", ""):
             return await http_exception_handler(request, exc)
         root = str(request.scope.get("root_path", "")).rstrip("/")
-        ctx_request = WebRequest(method="GET", path="/", root=root, cookies=dict(request.cookies))
-        from dbjobq.web.dashboard import Context
-
-        ctx = Context(get_queue(request), ctx_request, board, {}, csrf=("", ""))
-        page = error_page(ctx, exc.status_code, str(exc.detail))
-        return starlette_response(page, root)
+        shown = WebRequest(method="GET", path="/", root=root, cookies=dict(request.cookies))
+        return starlette_response(board.error_response(shown, exc.status_code, str(exc.detail)), root)
 
     guard: list[Any] = list(dependencies or [])
     app.add_api_route("/{path:path}", serve, methods=["GET", "HEAD"], dependencies=guard, include_in_schema=False)

@@ -163,7 +163,7 @@ class DBJobQ:
         :class:`dbjobq.web.Dashboard` (``title``, ``refresh_interval``, ``page_size``, ``count_cap``).
         Needs ``pip install 'dbjobq[web]'``.
         """
-        from dbjobq.web.dashboard import Dashboard
+        from dbjobq.web import Dashboard
 
         from ._dashboard import make_dashboard
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 
-from dbjobq.web.dashboard import Dashboard
-from dbjobq.web.http import WebRequest
+from dbjobq.web import Dashboard, WebRequest
 
 from ._state import state_of
 

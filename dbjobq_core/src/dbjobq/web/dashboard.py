@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from ..errors import DBJobQError
@@ -128,6 +128,13 @@ class Dashboard:
             found = ACTIONS.get(_normalize(path))
             return found[0] if found else "unknown"
         return "view"
+
+    def error_response(self, request: WebRequest, status: int, message: str) -> WebResponse:
+        """The dashboard's error page for a refusal decided outside it (e.g. a framework's guard)."""
+        csrf, _cookies = self._csrf(request)
+        # The error page reads nothing from the queue.
+        ctx = Context(cast(JobQueue, None), request, self, {}, csrf)
+        return error_page(ctx, status, message)
 
     async def handle(self, queue: JobQueue, request: WebRequest) -> WebResponse:
         """Answer one request on ``queue``: check CSRF and ``request.allowed``, run the view."""

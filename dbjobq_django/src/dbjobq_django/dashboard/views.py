@@ -12,8 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
 
-from dbjobq.web.dashboard import Dashboard
-from dbjobq.web.http import WebRequest, WebResponse
+from dbjobq.web import Dashboard, WebRequest, WebResponse
 
 from ..enqueueing import get_queue
 
