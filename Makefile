@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DIST ?= dist
+PACKAGES := dbjobq_core dbjobq_django dbjobq_flask dbjobq_fastapi
 PROJECTS := pyproject.toml dbjobq_core/pyproject.toml dbjobq_django/pyproject.toml \
             dbjobq_flask/pyproject.toml dbjobq_fastapi/pyproject.toml
 
-.PHONY: demo test lint typecheck pytest docs bench bench-quick clean
+.PHONY: demo test lint typecheck pytest docs bench bench-quick dist install-wheels clean
 
 $(STAMP): $(PROJECTS)
 	$(PYTHON) -m venv $(VENV)
@@ -38,5 +40,17 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
 
+# The four wheels and sdists in $(DIST)/, built with the .venv's hatchling (offline, no throw-away
+# build environments), then checked as the package index would check them.
+dist: $(STAMP)
+	rm -rf $(DIST)
+	for package in $(PACKAGES); do $(BIN)/python -m build --quiet --no-isolation --outdir $(DIST) $$package || exit 1; done
+	$(BIN)/twine check --strict $(DIST)/*
+
+# `make install-wheels INTO=~/venvs/dbjobq`: a fresh virtualenv with everything, from $(DIST)'s wheels.
+install-wheels: dist
+	$(if $(INTO),,$(error give the new virtualenv's path: make install-wheels INTO=path/to/venv))
+	PYTHON=$(PYTHON) scripts/install_wheels.sh $(INTO) $(DIST)
+
 clean:
-	rm -rf $(VENV) .site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DIST) .site .pytest_cache .mypy_cache .ruff_cache
