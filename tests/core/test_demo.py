@@ -29,9 +29,12 @@ def test_demo_summary_adds_up_and_explains_how_to_look_around(tmp_path: Path) ->
     enqueued, scheduled, completed, failed = map(int, match.groups())
     assert enqueued == 458 and scheduled >= 1
     assert enqueued + scheduled == completed + failed
-    with sqlite3.connect(tmp_path / "demo.sqlite3") as db:
+    db = sqlite3.connect(tmp_path / "demo.sqlite3")
+    try:
         statuses = dict(db.execute("SELECT status, count(*) FROM dbjobq_jobs GROUP BY status").fetchall())
         [(reports,)] = db.execute("SELECT count(*) FROM dbjobq_jobs WHERE type LIKE '%heartbeat_report'").fetchall()
+    finally:
+        db.close()
     assert statuses == {"completed": completed, "failed": failed}  # nothing left pending or running
     assert reports == scheduled
 

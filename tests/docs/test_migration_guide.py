@@ -1,7 +1,8 @@
 """Every "After" example of the shared sync-to-async migration guide runs as written.
 
-The guide is vendored verbatim as ``shared_migration_guide.md`` (a test keeps it equal to
-``../shared/migration-guide.md`` when that exists). No block is edited: complete programs run as
+The guide is vendored verbatim as ``shared_migration_guide.md``: a pinned checksum keeps it unedited,
+and where the development workspace's upstream copy is present a test keeps the two equal. No block
+is edited: complete programs run as
 scripts in a temporary directory; fragments run with top-level ``await`` in a namespace that provides
 what the guide leaves to the reader (``storage`` on a temporary SQLite file, ``queue``, a registered
 ``my_task``…); the Flask and FastAPI snippets are driven through their test clients and the Django
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import hashlib
 import inspect
 import os
 import subprocess
@@ -34,7 +36,9 @@ from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDORED = Path(__file__).with_name("shared_migration_guide.md")
-SHARED = ROOT.parent / "shared" / "migration-guide.md"
+SHARED = ROOT.parent / "shared" / "migration-guide.md"  # the upstream guide, beside checkouts in the workspace
+#: SHA-256 of the vendored guide, so that no edit slips into the copy the tests run.
+VENDORED_SHA256 = "9a037a982bf309b8979191c4f0bcacfc15a5948766a9d2881547b943c9676361"
 
 BLOCKS = python_blocks(VENDORED)
 
@@ -70,9 +74,17 @@ def cleanup_task(data: dict[str, Any]) -> str:
     return f"cleaned {data['target']}"
 
 
+def test_migration_guide_vendored_copy_is_unedited() -> None:
+    digest = hashlib.sha256(VENDORED.read_bytes()).hexdigest()
+    assert digest == VENDORED_SHA256, (
+        "tests/docs/shared_migration_guide.md changed: it is the shared guide verbatim. If the shared guide "
+        "itself changed, copy it again, update VENDORED_SHA256 and make docs/migration-guide.md match"
+    )
+
+
 def test_migration_guide_vendored_copy_matches_shared() -> None:
     if not SHARED.exists():
-        pytest.skip(f"{SHARED} is not here (only in the development workspace)")
+        pytest.skip("the upstream guide is not part of this checkout: the vendored copy's checksum is checked instead")
     assert VENDORED.read_text(encoding="utf-8") == SHARED.read_text(encoding="utf-8"), (
         "The shared migration guide changed: copy it to tests/docs/shared_migration_guide.md and update "
         "docs/migration-guide.md to match"
