@@ -13,6 +13,7 @@ from dbjobq import JobQueue
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.storage.schema import metadata
 from tests.databases import DATABASES, Server, create_database, drop_database
+from tests.skips import outside_folders
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +84,15 @@ async def storage(db_url: str) -> AsyncIterator[SQLAlchemyStorage]:
 def queue(storage: SQLAlchemyStorage) -> JobQueue:
     """A JobQueue on the current storage."""
     return JobQueue(storage)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Fail a skip whose message names a folder outside the repository: it means nothing to others."""
+    report: pytest.TestReport = yield
+    if report.skipped and isinstance(report.longrepr, tuple):
+        found = outside_folders(str(report.longrepr[2]))
+        if found:
+            report.outcome = "failed"
+            report.longrepr = f"skip message names {found} outside the repository: {report.longrepr[2]}"
+    return report
