@@ -36,9 +36,9 @@ packages=("dbjobq==$version" "dbjobq-django==$version" "dbjobq-flask==$version" 
 pip=("$venv/bin/python" -m pip --quiet --disable-pip-version-check)
 # 1. DBJobQ's own four, from the wheels and nothing else.
 "${pip[@]}" install --no-index --no-deps --find-links "$dist" "${packages[@]}"
-# 2. Their dependencies and every database driver (the [all] extra) from the index. The pinned
-#    versions are already installed by step 1, so pip keeps them and adds only what they require.
-"${pip[@]}" install --find-links "$dist" "dbjobq[all]==$version" "${packages[@]:1}"
+# 2. Their dependencies, every database driver ([all]) and the dashboard's ([web]) from the index. The
+#    pinned versions are already installed by step 1, so pip keeps them and adds only what they require.
+"${pip[@]}" install --find-links "$dist" "dbjobq[all,web]==$version" "${packages[@]:1}"
 "${pip[@]}" check
-echo "Installed DBJobQ $version (core with every driver, Django, Flask and FastAPI adapters) into $venv"
+echo "Installed DBJobQ $version (core with every driver and the dashboard; Django, Flask and FastAPI adapters) into $venv"
 echo "Activate it with: source $venv/bin/activate    then try: dbjobq --help"

@@ -112,6 +112,8 @@ def test_wheels_install_in_a_fresh_virtualenv_and_run(installed: tuple[Path, Pat
 
     dbjobq_command = str(venv / "bin" / "dbjobq")
     assert "Usage: dbjobq" in _run([dbjobq_command, "--help"], cwd=tmp_path).stdout
+    assert "--port" in _run([dbjobq_command, "web", "--help"], cwd=tmp_path).stdout  # the [web] extra
+    _run([str(python), "-c", "import dbjobq.web"], cwd=tmp_path)
 
     # The installed command runs a job end to end on SQLite (the core's default driver).
     tasks = 'from dbjobq import job\n\n\n@job()\ndef hello(data):\n    return data["name"]\n'
