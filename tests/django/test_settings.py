@@ -113,3 +113,33 @@ def test_settings_async_url_per_vendor() -> None:
         "mysql+aiomysql://root@127.0.0.1/app?charset=utf8mb4"
     )
     assert async_url("sqlite", {"NAME": "/srv/db.sqlite3"}) == "sqlite+aiosqlite:////srv/db.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"DATABASE_URL": "postgresql+asyncpg://ann:hunter2@db:port/app"},  # invalid: not even parsed
+        {"DATABASE_URL": "postgresql://ann:hunter2@db/app?password=hunter2"},  # sync: the async URL is named
+        {"DATABASE_URL": b"postgresql+asyncpg://ann:hunter2@db/app"},  # not a str
+        {"ENGINE_OPTIONS": [("connect_args", {"password": "hunter2"})]},  # not a dict
+    ],
+)
+def test_settings_check_messages_never_repeat_the_password(settings: Any, value: dict[str, Any]) -> None:
+    settings.DBJOBQ = value
+    [message] = check_settings()
+    assert message.id in ("dbjobq.E004", "dbjobq.E005")
+    assert "hunter2" not in message.msg and "hunter2" not in (message.hint or "")
+    with pytest.raises(ImproperlyConfigured) as info:
+        get_settings()
+    assert "hunter2" not in str(info.value)
+
+
+def test_settings_repr_masks_the_url(settings: Any) -> None:
+    settings.DBJOBQ = {
+        "DATABASE_URL": "postgresql+asyncpg://ann:hunter2@db/app?password=hunter2",
+        "ENGINE_OPTIONS": {"connect_args": {"ssl": True}, "password": "hunter2"},
+    }
+    from dbjobq_django.conf import get_settings_unchecked
+
+    shown = repr(get_settings_unchecked())
+    assert "hunter2" not in shown and "postgresql+asyncpg://ann:***@db/app?password=***" in shown

@@ -209,3 +209,30 @@ def test_dbjobq_rejects_bad_worker_option_values() -> None:
 def test_dbjobq_repr_hides_the_password() -> None:
     jobq = DBJobQ("postgresql+asyncpg://user:secret@localhost/app")
     assert "secret" not in repr(jobq) and "idle" in repr(jobq)
+
+
+def test_dbjobq_repr_masks_a_query_password() -> None:
+    jobq = DBJobQ("postgresql+asyncpg://user@localhost/app?password=hunter2")
+    assert "hunter2" not in repr(jobq) and "password=***" in repr(jobq)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql+asyncpg://ann:hunter2@db:port/app", "postgresql://ann:hunter2@db/app?password=hunter2"]
+)
+def test_dbjobq_url_errors_never_repeat_the_password(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        DBJobQ(url)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.databases("postgresql")
+async def test_lifespan_start_log_masks_the_password(clean_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.engine import make_url
+
+    # asyncpg takes the password from the query too; the trusting test server ignores it.
+    url = make_url(clean_url).update_query_dict({"password": "hunter2"})
+    caplog.set_level("INFO", logger="dbjobq_fastapi")
+    async with serve(make_app(DBJobQ(url))):
+        pass
+    assert "DBJobQ started on" in caplog.text and "password=***" in caplog.text
+    assert "hunter2" not in caplog.text

@@ -179,3 +179,32 @@ def test_extension_forgotten_app_is_closed_when_collected(tmp_path: Path) -> Non
     del app
     gc.collect()
     assert not dbjobq_threads()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://ann:hunter2@db:port/app",
+        "postgresql://ann:hunter2@db/app?password=hunter2",
+        b"postgresql+asyncpg://ann:hunter2@db/app",
+    ],
+)
+def test_extension_url_errors_never_repeat_the_password(tmp_path: Path, url: object) -> None:
+    app = _app(tmp_path, DBJOBQ_DATABASE_URL=url)
+    with pytest.raises(ConfigurationError) as info:
+        DBJobQ(app)
+    assert "DBJOBQ_DATABASE_URL" in str(info.value) and "hunter2" not in str(info.value)
+
+
+def test_extension_state_and_settings_mask_the_url(tmp_path: Path) -> None:
+    app = _app(
+        tmp_path,
+        DBJOBQ_DATABASE_URL="postgresql+asyncpg://ann:hunter2@db/app?password=hunter2",
+        DBJOBQ_ENGINE_OPTIONS={"connect_args": {"password": "hunter2"}},
+    )
+    DBJobQ(app)
+    state = app.extensions["dbjobq"]
+    for shown in (repr(state), repr(state.settings), state.settings.safe_url):
+        assert "hunter2" not in shown
+    assert "postgresql+asyncpg://ann:***@db/app?password=***" in repr(state.settings)
+    assert state.settings.database_url.endswith("password=hunter2")  # the real URL is kept for connecting

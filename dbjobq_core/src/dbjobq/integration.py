@@ -20,6 +20,7 @@ from .cli.worker_options import (
     configure_logging,
     run_worker_blocking,
 )
+from .redaction import is_secret_key, mask_url
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
 from .storage.sqlalchemy_storage import new_job_row
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
@@ -37,7 +38,9 @@ __all__ = [
     "click_worker_options",
     "configure_logging",
     "is_memory_sqlite",
+    "is_secret_key",
     "jobs_commands",
+    "mask_url",
     "new_job_row",
     "one_line",
     "parse_url",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from django.db import connections
 from sqlalchemy.engine import URL, make_url
 
 from dbjobq import ConfigurationError
-from dbjobq.integration import parse_url
+from dbjobq.integration import is_secret_key, mask_url, parse_url
 
 #: Every ``DBJOBQ`` key and its default.
 DEFAULTS: dict[str, Any] = {
@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "FAILED_RETENTION": timedelta(days=30),  # failed jobs are pruned after this (None: never)
     "AUTODISCOVER": ("jobs", "tasks"),  # modules of installed apps that `runworker` imports
 }
+
+#: Keys whose values may hold a password: messages never repeat them.
+_SECRET_KEYS = ("DATABASE_URL", "ENGINE_OPTIONS")
 
 #: Django vendor -> the async SQLAlchemy driver DBJobQ uses for it.
 ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite", "mysql": "mysql+aiomysql"}
@@ -52,7 +55,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class DBJobQSettings:
-    """The effective ``DBJOBQ`` settings (see :data:`DEFAULTS`)."""
+    """The effective ``DBJOBQ`` settings (see :data:`DEFAULTS`); the repr masks ``database_url``."""
 
     database: str
     database_url: str | None
@@ -65,6 +68,14 @@ class DBJobQSettings:
     retention: float | timedelta | None
     failed_retention: float | timedelta | None
     autodiscover: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["database_url"] = None if self.database_url is None else mask_url(self.database_url)
+        shown["engine_options"] = {
+            key: "***" if is_secret_key(str(key)) else value for key, value in self.engine_options.items()
+        }
+        return f"DBJobQSettings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def engine_url(self) -> URL:
         """The async SQLAlchemy URL of DBJobQ's database (``DATABASE_URL``, or derived from Django's).
@@ -165,10 +176,12 @@ def _value_problems(values: Mapping[str, Any]) -> list[Problem]:
     found: list[Problem] = []
 
     def bad(key: str, expected: str) -> None:
+        # The URL and engine options may hold a password: name the wrong type, never echo the value.
+        given = f"a {type(values[key]).__name__}" if key in _SECRET_KEYS else repr(values[key])
         found.append(
             Problem(
                 "dbjobq.E005",
-                f"DBJOBQ[{key!r}] must be {expected}, not {values[key]!r}.",
+                f"DBJOBQ[{key!r}] must be {expected}, not {given}.",
                 f"Fix DBJOBQ[{key!r}] or remove it to use the default ({DEFAULTS[key]!r}).",
             )
         )

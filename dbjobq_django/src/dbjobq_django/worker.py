@@ -12,7 +12,7 @@ from django.db import close_old_connections, reset_queries
 from django.utils.module_loading import autodiscover_modules
 
 from dbjobq import Job, JobNotRegisteredError, RunResult, Worker, WorkerStats
-from dbjobq.integration import as_seconds, run_worker_blocking
+from dbjobq.integration import as_seconds, mask_url, run_worker_blocking
 from dbjobq.integration import registry as job_registry
 from dbjobq.storage import SQLAlchemyStorage
 
@@ -94,7 +94,7 @@ def run_worker(options: Mapping[str, Any]) -> WorkerStats:
     settings = conf.get_settings()
     discover_jobs()
     url = settings.engine_url()
-    logger.info("Worker database: %s", url.render_as_string(hide_password=True), extra={"action": "runworker"})
+    logger.info("Worker database: %s", mask_url(url), extra={"action": "runworker"})
     return run_worker_blocking(
         lambda: SQLAlchemyStorage(url, **settings.engine_options), options, on_start=prepare_worker
     )

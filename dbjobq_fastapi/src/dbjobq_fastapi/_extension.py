@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 
 from dbjobq import ConfigurationError, JobQueue, Worker
+from dbjobq.integration import mask_url
 from dbjobq.storage import SQLAlchemyStorage
 
 from . import _router
@@ -62,7 +63,7 @@ class DBJobQ:
         # Fail at import time, not on the first request: a bad URL or worker option raises here.
         storage = self._make_storage()
         Worker(JobQueue(storage), **worker_options)
-        self._display_url = storage.url.render_as_string(hide_password=True)
+        self._display_url = mask_url(storage.url)
         self._active = False
         self._queue: JobQueue | None = None
         self._worker: Worker | None = None

@@ -5,14 +5,14 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from dbjobq import ConfigurationError
-from dbjobq.integration import WORKER_OPTIONS, is_memory_sqlite, parse_url
+from dbjobq.integration import WORKER_OPTIONS, is_memory_sqlite, is_secret_key, mask_url, parse_url
 
 PREFIX = "DBJOBQ_"
 
@@ -47,10 +47,10 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Settings:
-    """One app's validated DBJobQ settings."""
+    """One app's validated DBJobQ settings (their repr masks the URL's password and secret options)."""
 
-    database_url: str
-    engine_options: dict[str, Any] = field(default_factory=dict)
+    database_url: str = field(repr=False)
+    engine_options: dict[str, Any] = field(default_factory=dict, repr=False)
     call_timeout: float | None = 30.0
     imports: tuple[str, ...] = ()
     #: Worker keyword arguments (``concurrency``, ``queues``, ``poll_interval``, ...).
@@ -62,10 +62,23 @@ class Settings:
     dashboard_authorize: Callable[[str], bool] | None = None
     dashboard_public: bool = False
 
+    def __repr__(self) -> str:
+        shown = {"database_url": self.safe_url, "engine_options": mask_options(self.engine_options)}
+        shown.update((f.name, getattr(self, f.name)) for f in fields(self) if f.repr)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     @property
     def safe_url(self) -> str:
         """The database URL with any password hidden, for messages and logs."""
-        return make_url(self.database_url).render_as_string(hide_password=True)
+        return mask_url(self.database_url)
+
+
+def mask_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Engine options for display: secret-named values (``connect_args={"password": …}``) masked."""
+    return {
+        key: "***" if is_secret_key(str(key)) else mask_options(value) if isinstance(value, Mapping) else value
+        for key, value in options.items()
+    }
 
 
 def option_keys() -> dict[str, str]:
@@ -104,7 +117,8 @@ def load_settings(app: Flask) -> Settings:
     engine_options = config["DBJOBQ_ENGINE_OPTIONS"] or {}
     if not isinstance(engine_options, Mapping):
         raise ConfigurationError(
-            f"DBJOBQ_ENGINE_OPTIONS must be a dict of create_async_engine() arguments, not {engine_options!r}"
+            "DBJOBQ_ENGINE_OPTIONS must be a dict of create_async_engine() arguments, "
+            f"not a {type(engine_options).__name__}"
         )
     call_timeout = config["DBJOBQ_CALL_TIMEOUT"]
     if call_timeout is not None:
@@ -146,7 +160,7 @@ def _database_url(app: Flask, value: Any) -> tuple[str, str | None]:
         path = os.path.join(app.instance_path, DEFAULT_SQLITE_NAME)
         return f"sqlite+aiosqlite:///{path}", app.instance_path
     if not isinstance(value, (str, URL)):
-        raise ConfigurationError(f"DBJOBQ_DATABASE_URL must be a database URL string, not {value!r}")
+        raise ConfigurationError(f"DBJOBQ_DATABASE_URL must be a database URL string, not a {type(value).__name__}")
     try:
         url = parse_url(value)
     except ConfigurationError as exc:

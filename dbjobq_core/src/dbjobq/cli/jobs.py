@@ -10,6 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ..errors import InvalidJobStateError, JobNotFoundError
 from ..models import FINISHED_STATUSES, Job, JobStatus
 from ..queue import JobQueue
+from ..redaction import mask_url
 from . import formatting
 from .durations import DURATION, format_duration
 from .imports import import_modules
@@ -29,7 +30,7 @@ def init_db(state: CliState) -> None:
         return None
 
     state.run(work)
-    click.echo(f"DBJobQ tables are ready in {state.storage().url.render_as_string(hide_password=True)}")
+    click.echo(f"DBJobQ tables are ready in {mask_url(state.storage().url)}")
 
 
 @click.command(short_help="Add a job; print its id.")

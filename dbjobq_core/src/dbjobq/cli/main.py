@@ -6,7 +6,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -41,9 +41,9 @@ def one_line(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class CliState:
-    """What the group passes to every sub-command."""
+    """What the group passes to every sub-command (its repr leaves the URL, which may hold a password, out)."""
 
-    url: str
+    url: str = field(repr=False)
 
     def storage(self) -> SQLAlchemyStorage:
         """A new (not yet initialised) storage for the URL."""

@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnClause, ColumnElement
 
 from .. import errors, scheduling
 from ..models import FINISHED_STATUSES, Job, JobStatus, NewJob, Outcome, QueueStats, Schedule
+from ..redaction import mask_url
 from ..serialization import dumps_payload
 from . import records
 from .base import BaseStorage
@@ -79,7 +80,7 @@ class SQLAlchemyStorage(BaseStorage):
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"SQLAlchemyStorage({self.url.render_as_string(hide_password=True)!r})"
+        return f"SQLAlchemyStorage({mask_url(self.url)!r})"
 
     # -- life cycle ---------------------------------------------------------------------------
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from ..errors import ConfigurationError, StorageError
+from ..redaction import mask_url
 
 #: Supported backend -> (async driver, extra that installs it).
 ASYNC_DRIVERS: dict[str, tuple[str, str]] = {
@@ -21,27 +23,38 @@ ASYNC_DRIVERS: dict[str, tuple[str, str]] = {
 }
 _BACKEND_ALIASES = {"postgres": "postgresql"}
 #: Engine options that size or tune a QueuePool; other pool classes (NullPool, StaticPool) refuse some.
+_SQLITE_FILE = re.compile(r"[\w./~-]+\.(?:sqlite3?|db)")
 POOL_OPTIONS = ("pool_size", "max_overflow", "pool_timeout", "pool_recycle", "pool_pre_ping")
 
 
 def parse_url(url: str | URL) -> URL:
-    """Validate an async database URL, or raise ``ConfigurationError`` naming the URL to use."""
+    """Validate an async database URL, or raise ``ConfigurationError`` naming the URL to use.
+
+    Messages show the URL masked (:func:`~dbjobq.redaction.mask_url`): never its password.
+    """
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError, TypeError):
+        text = str(url)
+        if _SQLITE_FILE.fullmatch(text):
+            # A bare file name is the common mistake, and safe to show (no password looks like one).
+            raise ConfigurationError(
+                f"Invalid database URL {text!r}: a SQLite file is given as a URL, e.g. sqlite+aiosqlite:///{text}"
+            ) from None
         raise ConfigurationError(
-            f"Invalid database URL {url!r}: expected e.g. sqlite+aiosqlite:///jobs.db, "
-            "postgresql+asyncpg://user@host/db or mysql+aiomysql://user@host/db"
+            f"Invalid database URL{_shown(url)}: expected dialect+driver://user:password@host:port/database, "
+            "e.g. sqlite+aiosqlite:///jobs.db, postgresql+asyncpg://user@host/db or mysql+aiomysql://user@host/db "
+            "(a password holding @ : / # ? must be percent-encoded, e.g. with urllib.parse.quote)"
         ) from None
     backend = _BACKEND_ALIASES.get(parsed.get_backend_name(), parsed.get_backend_name())
     if backend not in ASYNC_DRIVERS:
         raise ConfigurationError(
-            f"Unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)!r}: "
+            f"Unsupported database {backend!r} in {mask_url(parsed)!r}: "
             "DBJobQ supports SQLite, PostgreSQL and MySQL/MariaDB"
         )
     driver, extra = ASYNC_DRIVERS[backend]
     if parsed.get_driver_name() != driver:
-        suggested = parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=True)
+        suggested = mask_url(parsed.set(drivername=f"{backend}+{driver}"))
         raise ConfigurationError(
             f"{parsed.drivername!r} is not an async driver URL: DBJobQ needs {backend}+{driver}, "
             f"e.g. {suggested}"
@@ -49,6 +62,13 @@ def parse_url(url: str | URL) -> URL:
     if importlib.util.find_spec(driver) is None:
         raise ConfigurationError(f"The {driver} driver is not installed: pip install '{extra}'")
     return parsed
+
+
+def _shown(url: object) -> str:
+    """`` 'scheme://user:***@…'`` for a message about unparseable input; nothing when the input does
+    not even look like a URL (it may be a password pasted into the wrong setting)."""
+    text = str(url)
+    return f" {mask_url(text)!r}" if "://" in text else " (not shown: it does not look like scheme://…)"
 
 
 def check_sqlite_directory(url: URL) -> None:
