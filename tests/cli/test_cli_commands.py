@@ -216,3 +216,13 @@ def test_cli_url_from_environment(invoke: Invoke, db_url: str, monkeypatch: pyte
     monkeypatch.setenv("DBJOBQ_DATABASE_URL", db_url)
     job_id = ok(invoke("enqueue", "t.job", url=None)).stdout.strip()
     assert job_id in ok(invoke("jobs", url=None)).stdout
+
+
+@pytest.mark.databases("postgresql")
+def test_cli_postgres_asyncpg_url_works(invoke: Invoke, db_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    pasted = make_url(db_url).set(drivername="postgres+asyncpg").render_as_string(hide_password=False)
+    job_id = ok(invoke("enqueue", "t.job", url=pasted)).stdout.strip()
+    assert job_id in ok(invoke("jobs", url=pasted)).stdout
+    assert "postgresql+asyncpg://" in ok(invoke("init-db", url=pasted)).stdout

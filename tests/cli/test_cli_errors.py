@@ -31,6 +31,11 @@ def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
         ("mysql://root@localhost/db", "mysql+aiomysql"),
         ("not a url", "Invalid database URL"),
         ("oracle+oracledb://u@h/db", "supports SQLite, PostgreSQL and MySQL"),
+        # Hosting providers' form: the error names the async URL to use (DESIGN §2), no traceback.
+        ("postgres://user:pw@localhost/db", "postgresql+asyncpg://user:***@localhost/db"),
+        ("postgres+psycopg2://user@localhost/db", "postgresql+asyncpg://user@localhost/db"),
+        ("redis://localhost:6379/0", "Unsupported database 'redis'"),
+        ("cockroachdb+asyncpg://u@h/db", "Unsupported database 'cockroachdb'"),
         ("postgresql+asyncpg://postgres@127.0.0.1:1/nothing", "Could not connect"),
     ],
 )
@@ -114,6 +119,24 @@ def test_cli_module_that_raises_on_import(invoke: Invoke, workdir: object) -> No
 
     (Path.cwd() / "broken_jobs.py").write_text("raise ZeroDivisionError('oops')\n")
     assert_one_line_error(invoke("worker", "-i", "broken_jobs", "--burst"), 1, "ZeroDivisionError: oops")
+
+
+def test_cli_module_with_a_missing_dependency_says_so(invoke: Invoke, workdir: object) -> None:
+    from pathlib import Path
+
+    (Path.cwd() / "broken_dep_jobs.py").write_text("import no_such_dependency_xyz\n")
+    result = invoke("worker", "-i", "broken_dep_jobs", "--burst")
+    assert_one_line_error(result, 1, "Importing 'broken_dep_jobs'", "imports 'no_such_dependency_xyz'", "not installed")
+    assert "Could not import" not in result.stderr  # it exists: not a "not found on the path" error
+
+
+def test_cli_missing_submodule_of_an_existing_package_is_not_found(invoke: Invoke, workdir: object) -> None:
+    from pathlib import Path
+
+    (Path.cwd() / "pkg_without_jobs").mkdir()
+    (Path.cwd() / "pkg_without_jobs" / "__init__.py").write_text("")
+    result = invoke("worker", "-i", "pkg_without_jobs.jobs", "--burst")
+    assert_one_line_error(result, 1, "Could not import 'pkg_without_jobs.jobs'")
 
 
 def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -143,3 +143,11 @@ def test_settings_repr_masks_the_url(settings: Any) -> None:
 
     shown = repr(get_settings_unchecked())
     assert "hunter2" not in shown and "postgresql+asyncpg://ann:***@db/app?password=***" in shown
+
+
+def test_settings_postgres_forms(settings: Any) -> None:
+    settings.DBJOBQ = {"DATABASE_URL": "postgres+asyncpg://ann@db.example.com/app"}
+    assert get_settings().engine_url().drivername == "postgresql+asyncpg"
+    settings.DBJOBQ = {"DATABASE_URL": "postgres://ann@db.example.com/app"}
+    [message] = check_settings()
+    assert message.id == "dbjobq.E004" and "postgresql+asyncpg://ann@db.example.com/app" in message.msg

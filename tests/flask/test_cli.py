@@ -72,6 +72,19 @@ def test_cli_worker_bad_import_is_one_clear_line(app_and_jobq: tuple[Flask, DBJo
     assert "Traceback" not in result.output
 
 
+@pytest.mark.databases("sqlite")
+def test_cli_worker_import_with_missing_dependency_says_so(
+    app_and_jobq: tuple[Flask, DBJobQ], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = app_and_jobq
+    (tmp_path / "flask_broken_jobs.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = app.test_cli_runner().invoke(args=["dbjobq", "worker", "--burst", "--import", "flask_broken_jobs"])
+    assert result.exit_code == 1
+    assert "imports 'no_such_dependency_xyz', which is not installed" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_cli_init_db_and_jobs(app_and_jobq: tuple[Flask, DBJobQ]) -> None:
     app, jobq = app_and_jobq
     runner = app.test_cli_runner()

@@ -208,3 +208,11 @@ def test_extension_state_and_settings_mask_the_url(tmp_path: Path) -> None:
         assert "hunter2" not in shown
     assert "postgresql+asyncpg://ann:***@db/app?password=***" in repr(state.settings)
     assert state.settings.database_url.endswith("password=hunter2")  # the real URL is kept for connecting
+
+
+def test_extension_accepts_postgres_asyncpg_and_names_the_async_url_for_postgres(tmp_path: Path) -> None:
+    app = _app(tmp_path, DBJOBQ_DATABASE_URL="postgres+asyncpg://ann@db.example.com/app")
+    DBJobQ(app)
+    assert app.extensions["dbjobq"].settings.database_url == "postgresql+asyncpg://ann@db.example.com/app"
+    with pytest.raises(ConfigurationError, match=r"postgresql\+asyncpg://ann@db.example.com/app"):
+        DBJobQ(_app(tmp_path, name="other", DBJOBQ_DATABASE_URL="postgres://ann@db.example.com/app"))

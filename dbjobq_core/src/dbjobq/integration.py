@@ -12,6 +12,7 @@ from . import registry
 from .cli import jobs as jobs_commands
 from .cli import schedules as schedules_commands
 from .cli import stats as stats_commands
+from .cli.imports import import_modules
 from .cli.main import USER_ERRORS, CliState, one_line
 from .cli.worker_options import (
     WORKER_OPTIONS,
@@ -37,6 +38,7 @@ __all__ = [
     "as_seconds",
     "click_worker_options",
     "configure_logging",
+    "import_modules",
     "is_memory_sqlite",
     "is_secret_key",
     "jobs_commands",

@@ -301,7 +301,7 @@ def same_database(url_a: str | URL, url_b: str | URL) -> bool:
         backend = parsed.get_backend_name()
         if backend == "sqlite":
             return (backend, os.path.abspath(parsed.database or ""))
-        backend = "mysql" if backend == "mariadb" else backend
+        backend = {"mariadb": "mysql", "postgres": "postgresql"}.get(backend, backend)
         host = "localhost" if parsed.host in (None, "", "127.0.0.1", "::1") else parsed.host
         return (backend, host, parsed.port or default_ports.get(backend), parsed.database)
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from dbjobq.integration import (
     CliState,
     click_worker_options,
     configure_logging,
+    import_modules,
     one_line,
     run_worker_blocking,
 )
@@ -87,13 +87,8 @@ def worker_command(imports: tuple[str, ...], **options: Any) -> None:
         if context.get_parameter_source(name) is ParameterSource.DEFAULT:
             options[name] = value
     configure_logging(options["log_level"])
-    for module in (*state.settings.imports, *imports):
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise click.ClickException(
-                f"Could not import {module!r} (DBJOBQ_IMPORTS / --import): {exc}"
-            ) from None
+    # Flask's own command line already made the app's directory importable.
+    import_modules((*state.settings.imports, *imports), from_cwd=False, source="DBJOBQ_IMPORTS / --import")
     stats = run_worker_blocking(state.new_storage, options)
     click.echo(
         f"Worker stopped: {stats.completed} completed, {stats.failed} failed, {stats.retried} retried.",

@@ -21,6 +21,8 @@ ASYNC_DRIVERS: dict[str, tuple[str, str]] = {
     "mysql": ("aiomysql", "dbjobq[mysql]"),
     "mariadb": ("aiomysql", "dbjobq[mysql]"),
 }
+#: Other names people paste for a backend: ``postgres://`` is what Heroku, Render, Fly.io and others
+#: hand out; SQLAlchemy itself knows only ``postgresql``.
 _BACKEND_ALIASES = {"postgres": "postgresql"}
 #: Engine options that size or tune a QueuePool; other pool classes (NullPool, StaticPool) refuse some.
 _SQLITE_FILE = re.compile(r"[\w./~-]+\.(?:sqlite3?|db)")
@@ -46,14 +48,20 @@ def parse_url(url: str | URL) -> URL:
             "e.g. sqlite+aiosqlite:///jobs.db, postgresql+asyncpg://user@host/db or mysql+aiomysql://user@host/db "
             "(a password holding @ : / # ? must be percent-encoded, e.g. with urllib.parse.quote)"
         ) from None
-    backend = _BACKEND_ALIASES.get(parsed.get_backend_name(), parsed.get_backend_name())
+    # Split the scheme by hand: SQLAlchemy's get_driver_name() loads the dialect to learn a default
+    # driver, and an unknown name (`postgres`) then fails with a plugin-loading traceback.
+    name, _, given_driver = parsed.drivername.partition("+")
+    backend = _BACKEND_ALIASES.get(name.lower(), name.lower())
     if backend not in ASYNC_DRIVERS:
         raise ConfigurationError(
-            f"Unsupported database {backend!r} in {mask_url(parsed)!r}: "
-            "DBJobQ supports SQLite, PostgreSQL and MySQL/MariaDB"
+            f"Unsupported database {name!r} in {mask_url(parsed)!r}: "
+            "DBJobQ supports SQLite, PostgreSQL and MySQL/MariaDB (sqlite+aiosqlite://, postgresql+asyncpg://, "
+            "mysql+aiomysql://)"
         )
     driver, extra = ASYNC_DRIVERS[backend]
-    if parsed.get_driver_name() != driver:
+    if given_driver.lower() == driver:
+        parsed = parsed.set(drivername=f"{backend}+{driver}")  # postgres+asyncpg -> postgresql+asyncpg
+    else:
         suggested = mask_url(parsed.set(drivername=f"{backend}+{driver}"))
         raise ConfigurationError(
             f"{parsed.drivername!r} is not an async driver URL: DBJobQ needs {backend}+{driver}, "
@@ -61,6 +69,11 @@ def parse_url(url: str | URL) -> URL:
         )
     if importlib.util.find_spec(driver) is None:
         raise ConfigurationError(f"The {driver} driver is not installed: pip install '{extra}'")
+    if backend == "postgresql" and "sslmode" in parsed.query and "ssl" not in parsed.query:
+        # libpq's `?sslmode=require`, which hosting providers append, is asyncpg's `ssl=require`
+        # (same values); asyncpg refuses the libpq name.
+        sslmode = parsed.query["sslmode"]
+        parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": sslmode})
     return parsed
 
 
