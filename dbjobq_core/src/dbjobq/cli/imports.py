@@ -35,7 +35,7 @@ def add_cwd_last() -> None:
     """Make the current directory importable, behind the interpreter's own paths and site-packages."""
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
+        sys.path.append(cwd)
 
 
 def import_one(name: str, source: str = "--import") -> None:
