@@ -140,3 +140,16 @@ def test_cli_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: Could not connect")
     assert "Traceback" not in result.output
+
+
+def test_cli_stored_text_is_escaped(app_and_jobq: tuple[Flask, DBJobQ]) -> None:
+    # `flask dbjobq` reuses the core's commands: stored control sequences print escaped there too.
+    app, jobq = app_and_jobq
+    with app.app_context():
+        job_id = jobq.enqueue("app.jobs.evil\x1b[2J\x1b]0;pwned\x07", {}, queue="q\x1b[31m")
+    runner = app.test_cli_runner()
+    for args in (["jobs"], ["job", job_id], ["stats"]):
+        result = runner.invoke(args=["dbjobq", *args])
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "app.jobs.evil\\x1b[2J\\x1b]0;pwned\\x07" in runner.invoke(args=["dbjobq", "job", job_id]).output

@@ -1,4 +1,8 @@
-"""Output for the command line: rich tables for people, JSON for scripts."""
+"""Output for the command line: rich tables for people, JSON for scripts.
+
+Stored text is shown through :func:`plain` (a ``Text``, never parsed as rich markup, control characters
+escaped); JSON output escapes control characters itself.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from rich.text import Text
 
 from ..models import Job, JobStatus, Schedule
 from .durations import format_duration
+from .terminal import escape_control
 
 #: Column order for statuses in tables.
 STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
@@ -76,9 +81,14 @@ def when(moment: datetime | float | None, now: float | None = None) -> str:
     return f"{text} ({'in ' + format_duration(delta) if delta > 0 else format_duration(-delta) + ' ago'})"
 
 
+def plain(value: object, *, style: str = "", multiline: bool = False) -> Text:
+    """Stored text for a table or a line: control characters escaped, rich markup not applied."""
+    return Text(escape_control("-" if value is None else str(value), keep_newlines=multiline), style=style)
+
+
 def status_text(status: str) -> Text:
     """A status, coloured."""
-    return Text(status, style=_STATUS_STYLES.get(status, ""))
+    return plain(status, style=_STATUS_STYLES.get(status, ""))
 
 
 def jobs_table(jobs: Iterable[Job], *, title: str | None = None) -> Table:
@@ -96,9 +106,9 @@ def jobs_table(jobs: Iterable[Job], *, title: str | None = None) -> Table:
     for job in jobs:
         last = job.finished_at if job.is_finished else job.execute_at
         table.add_row(
-            Text(job.id),
-            Text(job.type),
-            Text(job.queue),
+            plain(job.id),
+            plain(job.type),
+            plain(job.queue),
             status_text(job.status.value),
             str(job.priority),
             f"{job.attempts}/{job.max_retries + 1}",
@@ -121,14 +131,14 @@ def print_job(out: Console, job: Job) -> None:
         elif isinstance(value, datetime):
             table.add_row(name, when(value))
         elif name in ("data", "result"):
-            table.add_row(name, Text(json.dumps(value, default=str)))
+            table.add_row(name, plain(json.dumps(value, default=str)))
         else:
-            table.add_row(name, Text("-" if value is None else str(value)))
+            table.add_row(name, plain(value))
     out.print(table)
     if error:
         out.print()
         out.print(Text("error:", style="bold red"))
-        out.print(Text(error.rstrip()), soft_wrap=True)
+        out.print(plain(error.rstrip(), multiline=True), soft_wrap=True)
 
 
 def schedules_table(schedules: Iterable[Schedule]) -> Table:
@@ -148,11 +158,11 @@ def schedules_table(schedules: Iterable[Schedule]) -> Table:
         else:
             rhythm = f"cron {schedule.schedule_expression}"
         table.add_row(
-            Text(schedule.id),
-            Text(schedule.job_type),
-            Text(rhythm),
+            plain(schedule.id),
+            plain(schedule.job_type),
+            plain(rhythm),
             Text("yes", style="green") if schedule.enabled else Text("no", style="dim"),
-            Text(schedule.queue),
+            plain(schedule.queue),
             when(schedule.next_run, now) if schedule.enabled else Text("-"),
             when(schedule.last_run, now),
         )
@@ -168,7 +178,7 @@ def counts_table(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, i
     table.add_column("total", justify="right", style="bold")
     for queue_name in sorted(counts):
         row = counts[queue_name]
-        table.add_row(Text(queue_name), *[str(row.get(s, 0)) for s in STATUSES], str(sum(row.values())))
+        table.add_row(plain(queue_name), *[str(row.get(s, 0)) for s in STATUSES], str(sum(row.values())))
     if len(counts) != 1:
         table.add_row(Text("all", style="bold"), *[str(totals.get(s, 0)) for s in STATUSES],
                       str(sum(totals.values())))

@@ -16,6 +16,7 @@ from ..errors import DBJobQError
 from ..queue import JobQueue
 from ..storage.sqlalchemy_storage import SQLAlchemyStorage
 from ..storage.urls import parse_url
+from .terminal import escape_control
 
 T = TypeVar("T")
 
@@ -32,11 +33,11 @@ _SQLALCHEMY_LINK = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 
 
 def one_line(exc: BaseException) -> str:
-    """The exception's message on a single line."""
+    """The exception's message on a single line, control characters escaped (it may quote stored text)."""
     message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
     text = " ".join(part.strip() for part in message.splitlines() if part.strip())
     text = _SQLALCHEMY_LINK.sub("", text).strip()
-    return text or type(exc).__name__
+    return escape_control(text) or type(exc).__name__
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def stats(state: CliState, as_json: bool) -> None:
     out.print(Text(f"Workers: {len(workers)}"))
     for worker in workers:
         queues = ",".join(worker["queues"]) if worker["queues"] else "all queues"
-        out.print(Text(
+        out.print(formatting.plain(
             f"  {worker['id']}  concurrency {worker['concurrency']}, {queues}, "
             f"last heartbeat {format_duration(worker['last_heartbeat_age_seconds'])} ago"
         ))

@@ -15,6 +15,7 @@ import click
 from ..queue import JobQueue
 from ..storage.base import BaseStorage
 from ..worker import Worker, WorkerStats
+from .terminal import EscapingFormatter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,8 +90,11 @@ def worker_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` (only command-line entry points call this)."""
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    """Log to stderr at ``level`` (only command-line entry points call this), control characters in
+    messages escaped: a job's exception text reaches the operator's terminal through the log."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 def run_worker_blocking(
