@@ -120,7 +120,6 @@ def test_extension_outside_app_context_says_how_to_fix(tmp_path: Path) -> None:
         ({"DBJOBQ_DATABASE_URL": "sqlite:///jobs.db"}, "DBJOBQ_DATABASE_URL.*sqlite\\+aiosqlite"),
         ({"DBJOBQ_DATABASE_URL": "oracle+oracledb://u@h/db"}, "Unsupported database"),
         ({"DBJOBQ_DATABASE_URL": 42}, "DBJOBQ_DATABASE_URL must be a database URL"),
-        ({"DBJOBQ_DATABASE_URI": "sqlite+aiosqlite:///x.db"}, "did you mean DBJOBQ_DATABASE_URL"),
         ({"DBJOBQ_ENGINE_OPTIONS": "pool_size=5"}, "DBJOBQ_ENGINE_OPTIONS must be a dict"),
         ({"DBJOBQ_CONCURRENCY": 0}, "DBJOBQ_CONCURRENCY must be a positive integer"),
         ({"DBJOBQ_CONCURRENCY": "4"}, "DBJOBQ_CONCURRENCY must be a positive integer"),
@@ -137,6 +136,29 @@ def test_extension_misconfiguration_is_a_clear_error(
     with pytest.raises(ConfigurationError, match=message):
         DBJobQ(app)
     assert "dbjobq" not in app.extensions
+
+
+def test_extension_unknown_config_key_warns_with_a_hint(tmp_path: Path) -> None:
+    app = _app(tmp_path, DBJOBQ_DATABASE_URI="sqlite+aiosqlite:///x.db", DBJOBQ_CONCURENCY=4)
+    with pytest.warns(UserWarning) as caught:
+        jobq = DBJobQ(app)
+    messages = [str(w.message) for w in caught]
+    assert any("DBJOBQ_DATABASE_URI (did you mean DBJOBQ_DATABASE_URL?) is ignored" in m for m in messages)
+    assert any("DBJOBQ_CONCURENCY (did you mean DBJOBQ_CONCURRENCY?)" in m for m in messages)
+    assert caught[0].filename == __file__  # points at the app's DBJobQ(app) call
+    assert "dbjobq" in app.extensions  # set up anyway, with the defaults
+    jobq.close(app)
+    with pytest.warns(UserWarning, match="DBJOBQ_DATABASE_URI") as caught:
+        DBJobQ().init_app(_app(tmp_path, name="factory", DBJOBQ_DATABASE_URI="x"))
+    assert caught[0].filename == __file__
+
+
+def test_extension_bad_value_still_raises_beside_an_unknown_key(tmp_path: Path) -> None:
+    app = _app(tmp_path, DBJOBQ_OTHER_LIBRARY_SETTING=1, DBJOBQ_CONCURRENCY=0)
+    with pytest.warns(UserWarning, match="DBJOBQ_OTHER_LIBRARY_SETTING"), pytest.raises(
+        ConfigurationError, match="DBJOBQ_CONCURRENCY must be a positive integer"
+    ):
+        DBJobQ(app)
 
 
 def test_extension_unknown_option_is_a_clear_error() -> None:

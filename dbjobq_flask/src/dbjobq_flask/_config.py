@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -105,14 +107,20 @@ def apply_defaults(app: Flask, defaults: Mapping[str, Any]) -> None:
 
 
 def load_settings(app: Flask) -> Settings:
-    """Read and validate the app's ``DBJOBQ_*`` config; raise ``ConfigurationError`` saying what to fix."""
+    """Read and validate the app's ``DBJOBQ_*`` config; raise ``ConfigurationError`` saying what to fix.
+
+    A ``DBJOBQ_*`` key DBJobQ does not read is a warning, not an error (an app's config holds many keys,
+    some meant for other code): it names the key DBJobQ probably expected.
+    """
     config = app.config
-    unknown = [key for key in config if key.startswith(PREFIX) and key not in CONFIG_DEFAULTS]
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown config key {unknown[0]}{_did_you_mean(unknown[0], list(CONFIG_DEFAULTS))}; "
-            f"DBJobQ reads: {', '.join(CONFIG_DEFAULTS)}"
-        )
+    for key in config:
+        if key.startswith(PREFIX) and key not in CONFIG_DEFAULTS:
+            warnings.warn(
+                f"Unknown config key {key}{_did_you_mean(key, list(CONFIG_DEFAULTS))} is ignored; "
+                f"DBJobQ reads: {', '.join(CONFIG_DEFAULTS)}",
+                UserWarning,
+                stacklevel=_app_stacklevel(),
+            )
     url, create_dir = _database_url(app, config["DBJOBQ_DATABASE_URL"])
     engine_options = config["DBJOBQ_ENGINE_OPTIONS"] or {}
     if not isinstance(engine_options, Mapping):
@@ -188,6 +196,15 @@ def _names(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise ConfigurationError(f"{key} must be a list of names, not {value!r}")
     return tuple(value)
+
+
+def _app_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the app's own ``DBJobQ(app)``/``init_app(app)`` line."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _did_you_mean(name: str, candidates: list[str]) -> str:
