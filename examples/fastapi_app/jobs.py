@@ -22,6 +22,9 @@ async def send_welcome_email(data: dict[str, Any]) -> dict[str, str]:
 
 @job(priority=5)
 def build_report(data: dict[str, Any]) -> dict[str, int]:
-    """Sync job: runs in the worker's thread pool, never blocking the app's event loop."""
+    """Sync job: runs in the worker's thread pool, never blocking the app's event loop.
+
+    ``data["owner"]`` names the user who asked for the report (the app shows it to them only).
+    """
     numbers = [int(n) for n in data["numbers"]]
     return {"count": len(numbers), "total": sum(numbers), "largest": max(numbers, default=0)}

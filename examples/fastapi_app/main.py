@@ -2,7 +2,11 @@
 
 Settings come from the environment: ``DBJOBQ_DATABASE_URL`` (default: a SQLite file here),
 ``DBJOBQ_RUN_WORKER`` (``1``: run a worker inside the app, the default; ``0``: run workers as separate
-processes) and ``ADMIN_TOKEN`` (the ``X-Admin-Token`` that opens the jobs API; unset: it stays closed).
+processes), ``ADMIN_TOKEN`` (the ``X-Admin-Token`` that opens the jobs API; unset: it stays closed) and
+``USER_TOKENS`` (``token=name,…``: the bearer tokens of the users who may request reports).
+
+A job id is not a secret (ids are time-ordered): a user sees a report job only if the job says they
+asked for it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, status
-from fastapi.security import APIKeyHeader
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from dbjobq_fastapi import DBJobQ, QueueDep
@@ -41,6 +45,7 @@ class Accepted(BaseModel):
 
 
 admin_token_header = APIKeyHeader(name="X-Admin-Token", auto_error=False)
+bearer = HTTPBearer(auto_error=False)
 
 
 class AdminGuard:
@@ -56,11 +61,37 @@ class AdminGuard:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Wrong admin token")
 
 
+def current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
+    """The user behind ``Authorization: Bearer <token>`` (the app's ``user_tokens``).
+
+    A stand-in for your own authentication (sessions, OAuth2, …): what matters is that each request
+    carries a user the app trusts, and that jobs record which user asked for them.
+    """
+    tokens: dict[str, str] = request.app.state.user_tokens
+    for token, user in tokens.items():
+        if credentials is not None and secrets.compare_digest(credentials.credentials, token):
+            return user
+    raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="Sign in: send Authorization: Bearer <token>")
+
+
+#: Declare ``user: UserDep`` in a route to require a signed-in user and receive their name.
+UserDep = Annotated[str, Depends(current_user)]
+
+
+def parse_user_tokens(text: str) -> dict[str, str]:
+    """``token=name,token2=name2`` (the ``USER_TOKENS`` variable) as a mapping."""
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {token.strip(): name.strip() for token, name in pairs if token.strip()}
+
+
 def create_app(
     url: str | None = None,
     *,
     run_worker: bool | None = None,
     admin_token: str | None = None,
+    user_tokens: dict[str, str] | None = None,
     **worker_options: Any,
 ) -> FastAPI:
     """Build the app; arguments left out come from the environment."""
@@ -68,7 +99,14 @@ def create_app(
     if run_worker is None:
         run_worker = os.environ.get("DBJOBQ_RUN_WORKER", "1") != "0"
     require_admin = AdminGuard(admin_token or os.environ.get("ADMIN_TOKEN"))
-    jobq = DBJobQ(url, run_worker=run_worker, mutation_dependencies=[Depends(require_admin)], **worker_options)
+    # The jobs API is closed unless guarded: only admins read it, and only they retry or cancel.
+    jobq = DBJobQ(
+        url,
+        run_worker=run_worker,
+        dependencies=[Depends(require_admin)],
+        mutation_dependencies=[Depends(require_admin)],
+        **worker_options,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -79,26 +117,31 @@ def create_app(
         logger.info("App stopping")
 
     app = FastAPI(title="DBJobQ FastAPI example", lifespan=jobq.wrap(lifespan))
-    app.include_router(jobq.router, prefix="/admin/dbjobq", dependencies=[Depends(require_admin)])
+    app.state.user_tokens = (
+        user_tokens if user_tokens is not None else parse_user_tokens(os.environ.get("USER_TOKENS", ""))
+    )
+    app.include_router(jobq.router, prefix="/admin/dbjobq")
 
     @app.post("/signup", status_code=status.HTTP_202_ACCEPTED)
-    async def signup(body: Signup, queue: QueueDep) -> Accepted:
-        """Register a user; the welcome email goes out in the background."""
-        job_id = await queue.enqueue(jobs.send_welcome_email, {"email": body.email})
-        return Accepted(job_id=job_id, status_url=f"/jobs/{job_id}")
+    async def signup(body: Signup, queue: QueueDep) -> dict[str, str]:
+        """Register a user; the welcome email goes out in the background (nothing to poll: an anonymous
+        caller is shown no job)."""
+        await queue.enqueue(jobs.send_welcome_email, {"email": body.email})
+        return {"status": "accepted"}
 
     @app.post("/reports", status_code=status.HTTP_202_ACCEPTED)
-    async def request_report(body: ReportRequest, queue: QueueDep) -> Accepted:
-        """Build a report in the background."""
-        job_id = await queue.enqueue(jobs.build_report, {"numbers": body.numbers})
-        return Accepted(job_id=job_id, status_url=f"/jobs/{job_id}")
+    async def request_report(body: ReportRequest, user: UserDep, queue: QueueDep) -> Accepted:
+        """Build a report in the background; the job records who asked for it."""
+        job_id = await queue.enqueue(jobs.build_report, {"numbers": body.numbers, "owner": user})
+        return Accepted(job_id=job_id, status_url=f"/reports/{job_id}")
 
-    @app.get("/jobs/{job_id}")
-    async def job_status(job_id: str, queue: QueueDep) -> dict[str, Any]:
-        """What a user may see of their job: its status and, once done, its result."""
+    @app.get("/reports/{job_id}")
+    async def report_status(job_id: str, user: UserDep, queue: QueueDep) -> dict[str, Any]:
+        """A user's own report: its status and, once done, its result. Another user's report, or any
+        other job, is "not found": a job id is not a secret, and knowing one proves nothing."""
         job = await queue.get_job(job_id)
-        if job is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such job")
+        if job is None or job.data.get("owner") != user:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No such report")
         return {"status": job.status.value, "result": job.result}
 
     return app

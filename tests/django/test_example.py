@@ -43,6 +43,7 @@ assert Order.objects.count() == 1 and Job.objects.count() == 2
 assert client.get(f"/jobs/{job_id}/").json() == {"id": job_id, "status": "completed",
                                                  "result": {"order": order, "status": "confirmed"}}
 assert client.get(f"/jobs/{receipt}/").json()["result"] == "receipt sent to ada@example.com"
+assert Client().get(f"/jobs/{job_id}/").status_code == 404  # another visitor: a job id is not a secret
 detail = client.get(f"/admin/dbjobq/job/{job_id}/change/").content.decode()
 assert "Completed" in detail and "&quot;status&quot;: &quot;confirmed&quot;" in detail
 print("example ok")

@@ -61,7 +61,7 @@ def run_block(code: str, name: str, after: ModuleType | dict[str, Any] | None = 
 
 
 async def job_completed(client: httpx.AsyncClient, url: str) -> bool:
-    return bool((await client.get(url)).json()["status"] == "completed")
+    return bool((await client.get(url, headers=ADMIN)).json()["status"] == "completed")
 
 
 def test_docs_blocks_are_all_covered() -> None:
@@ -75,6 +75,7 @@ async def test_docs_quickstart_runs_the_job(app_module: ModuleType, capsys: pyte
         await wait_until(lambda: job_completed(client, f"/dbjobq/jobs/{response.json()['job_id']}"))
         assert (await client.get("/docs")).status_code == 200
         assert "/dbjobq/jobs" in (await client.get("/openapi.json")).json()["paths"]
+        assert (await client.get("/dbjobq/jobs")).status_code == 401  # the quick start shows the guard
     assert "Welcome, ada@example.com!" in capsys.readouterr().out
 
 
@@ -118,7 +119,8 @@ async def test_docs_auth(app_module: ModuleType) -> None:
         job_id = await namespace["jobq"].queue.enqueue("app.send_welcome_email", {"email": "x@example.com"})
         assert (await client.get("/admin/dbjobq/jobs")).status_code == 401
         assert (await client.get("/admin/dbjobq/jobs", headers={"X-Admin-Token": "no"})).status_code == 403
-        assert (await client.get("/admin/dbjobq/jobs", headers=ADMIN)).json()["total"] == 1
+        page = (await client.get("/admin/dbjobq/jobs", params={"count": True}, headers=ADMIN)).json()
+        assert page["total"] == 1
         assert (await client.post(f"/admin/dbjobq/jobs/{job_id}/cancel")).status_code == 401
         response = await client.post(f"/admin/dbjobq/jobs/{job_id}/cancel", headers=ADMIN)
         assert response.status_code == 200 and response.json()["status"] == "cancelled"
@@ -158,7 +160,8 @@ async def test_docs_serve_block_commands(app_module: ModuleType) -> None:
         for argv in lines[1:]:
             assert argv[0] == "curl"
             method = argv[argv.index("-X") + 1] if "-X" in argv else "GET"
-            response = await client.request(method, "/" + argv[-1].split("/", 1)[1])
+            headers = dict([argv[argv.index("-H") + 1].split(": ", 1)]) if "-H" in argv else {}
+            response = await client.request(method, "/" + argv[-1].split("/", 1)[1], headers=headers)
             assert response.status_code < 300, (argv, response.text)
 
 

@@ -1,43 +1,60 @@
-"""The jobs API router: every endpoint, its errors, its guard and its OpenAPI schema."""
+"""The jobs API router: every endpoint, its errors, its guards (closed by default) and its OpenAPI schema."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Header, HTTPException
+from sqlalchemy import update
 
 from dbjobq import JobQueue, JobStatus
+from dbjobq.serialization import MAX_DEPTH
+from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.storage.schema import jobs as jobs_table
 from dbjobq_fastapi import DBJobQ, make_router
+from dbjobq_fastapi._router import MAX_OFFSET
 from tests.fastapi import jobs
 from tests.fastapi.conftest import serve
 
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
 
 
-def require_admin(x_admin_token: Annotated[str | None, Header()] = None) -> None:
-    """The app's own guard: a stand-in for real authentication."""
-    if x_admin_token is None:
+def require_user(x_token: Annotated[str | None, Header()] = None) -> None:
+    """The app's own guard for reading jobs: a stand-in for real authentication."""
+    if x_token is None:
         raise HTTPException(401, detail="Not authenticated")
-    if x_admin_token != "s3cret":
+    if x_token not in ("reader", "s3cret"):
+        raise HTTPException(403, detail="Staff only")
+
+
+def require_admin(x_token: Annotated[str | None, Header()] = None) -> None:
+    """The app's own guard for retrying and cancelling."""
+    if x_token is None:
+        raise HTTPException(401, detail="Not authenticated")
+    if x_token != "s3cret":
         raise HTTPException(403, detail="Admins only")
 
 
-ADMIN = {"X-Admin-Token": "s3cret"}
+READER = {"X-Token": "reader"}
+ADMIN = {"X-Token": "s3cret"}
+CLOSED = "The DBJobQ jobs API is closed"
 
 
 @pytest.fixture
 async def jobq(clean_url: str) -> DBJobQ:
-    return DBJobQ(clean_url, mutation_dependencies=[Depends(require_admin)])
+    return DBJobQ(clean_url, dependencies=[Depends(require_user)], mutation_dependencies=[Depends(require_admin)])
 
 
 @pytest.fixture
 async def client(jobq: DBJobQ) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a reader: it sends the reader's token unless a request says otherwise."""
     app = FastAPI(lifespan=jobq.lifespan)
     app.include_router(jobq.router, prefix="/dbjobq")
     async with serve(app) as client:
+        client.headers.update(READER)
         yield client
 
 
@@ -65,27 +82,28 @@ async def test_router_list_jobs_filters_and_paginates(client: httpx.AsyncClient,
 
     page = (await client.get("/dbjobq/jobs")).json()
     assert [job["id"] for job in page["items"]] == [*greet_ids, email_id, failed_id]
-    assert (page["total"], page["limit"], page["offset"]) == (7, 50, 0)
+    assert (page["total"], page["limit"], page["offset"]) == (None, 50, 0)  # counted only on request
+    assert (await client.get("/dbjobq/jobs", params={"count": True})).json()["total"] == 7
     first = page["items"][0]
     assert first["type"] == "tests.fastapi.jobs.greet" and first["data"] == {"name": "0"}
     assert first["status"] == "pending" and first["queue"] == "default" and first["attempts"] == 0
     assert "lease_token" not in first
 
-    page = (await client.get("/dbjobq/jobs", params={"limit": 2, "offset": 1})).json()
+    page = (await client.get("/dbjobq/jobs", params={"limit": 2, "offset": 1, "count": True})).json()
     assert [job["id"] for job in page["items"]] == greet_ids[1:3]
     assert (page["total"], page["limit"], page["offset"]) == (7, 2, 1)
 
-    page = (await client.get("/dbjobq/jobs", params={"queue": "emails"})).json()
+    page = (await client.get("/dbjobq/jobs", params={"queue": "emails", "count": True})).json()
     assert [job["id"] for job in page["items"]] == [email_id] and page["total"] == 1
 
-    page = (await client.get("/dbjobq/jobs", params={"status": "failed"})).json()
+    page = (await client.get("/dbjobq/jobs", params={"status": "failed", "count": True})).json()
     assert [job["id"] for job in page["items"]] == [failed_id] and page["total"] == 1
     assert "RuntimeError: boom 1" in page["items"][0]["error"]
 
-    page = (await client.get("/dbjobq/jobs", params={"status": "pending", "queue": "default"})).json()
+    page = (await client.get("/dbjobq/jobs", params={"status": "pending", "queue": "default", "count": True})).json()
     assert [job["id"] for job in page["items"]] == greet_ids and page["total"] == 5
 
-    page = (await client.get("/dbjobq/jobs", params={"status": "running"})).json()
+    page = (await client.get("/dbjobq/jobs", params={"status": "running", "count": True})).json()
     assert page == {"items": [], "total": 0, "limit": 50, "offset": 0}
 
 
@@ -97,6 +115,9 @@ async def test_router_list_jobs_filters_and_paginates(client: httpx.AsyncClient,
         ({"limit": 501}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"offset": -1}, "offset"),
+        ({"offset": MAX_OFFSET + 1}, "offset"),
+        ({"offset": 2**63}, "offset"),  # was a 500 (the database's integer overflowed)
+        ({"count": "maybe"}, "count"),
     ],
 )
 async def test_router_list_jobs_rejects_bad_parameters(
@@ -165,14 +186,17 @@ async def test_router_cancel_unknown_job_is_404(client: httpx.AsyncClient) -> No
 @pytest.mark.parametrize("action", ["retry", "cancel"])
 async def test_router_mutations_run_the_apps_guard(client: httpx.AsyncClient, jobq: DBJobQ, action: str) -> None:
     job_id = await failed_job(jobq.queue) if action == "retry" else await jobq.queue.enqueue(jobs.greet)
+    del client.headers["X-Token"]
     response = await client.post(f"/dbjobq/jobs/{job_id}/{action}")
     assert response.status_code == 401
-    response = await client.post(f"/dbjobq/jobs/{job_id}/{action}", headers={"X-Admin-Token": "nope"})
-    assert response.status_code == 403
+    response = await client.post(f"/dbjobq/jobs/{job_id}/{action}", headers={"X-Token": "nope"})
+    assert response.status_code == 403 and response.json() == {"detail": "Staff only"}
+    response = await client.post(f"/dbjobq/jobs/{job_id}/{action}", headers=READER)
+    assert response.status_code == 403 and response.json() == {"detail": "Admins only"}
     job = await jobq.queue.get_job(job_id)
     assert job is not None and job.status in (JobStatus.FAILED, JobStatus.PENDING)  # untouched
-    # Reads are not guarded by mutation_dependencies.
-    assert (await client.get(f"/dbjobq/jobs/{job_id}")).status_code == 200
+    # A reader reads.
+    assert (await client.get(f"/dbjobq/jobs/{job_id}", headers=READER)).status_code == 200
 
 
 async def test_router_stats(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
@@ -192,30 +216,92 @@ async def test_router_stats(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
     }
 
 
-async def test_router_is_read_only_without_mutation_dependencies(clean_url: str) -> None:
+async def test_router_is_closed_by_default(clean_url: str) -> None:
     jobq = DBJobQ(clean_url)
     app = FastAPI(lifespan=jobq.lifespan)
     app.include_router(jobq.router)
     async with serve(app) as client:
+        job_id = await jobq.queue.enqueue(jobs.send_email, {"to": "ada@example.com", "card": "4111 1111"})
+        for method, path in [
+            ("GET", "/jobs"),
+            ("GET", f"/jobs/{job_id}"),
+            ("GET", "/stats"),
+            ("POST", f"/jobs/{job_id}/retry"),
+            ("POST", f"/jobs/{job_id}/cancel"),
+        ]:
+            response = await client.request(method, path, headers=ADMIN)
+            assert response.status_code == 403, (method, path)
+            detail = response.json()["detail"]
+            assert CLOSED in detail and "dependencies=[Depends(" in detail and "public=True" in detail
+            assert "ada@example.com" not in response.text
+        job = await jobq.queue.get_job(job_id)
+        assert job is not None and job.status == JobStatus.PENDING
+
+
+async def test_router_public_opens_reads_but_not_mutations(clean_url: str) -> None:
+    jobq = DBJobQ(clean_url, public=True)
+    app = FastAPI(lifespan=jobq.lifespan)
+    app.include_router(jobq.router)
+    async with serve(app) as client:
         job_id = await jobq.queue.enqueue(jobs.greet)
+        assert (await client.get(f"/jobs/{job_id}")).json()["status"] == "pending"
+        assert (await client.get("/jobs")).status_code == 200 and (await client.get("/stats")).status_code == 200
         response = await client.post(f"/jobs/{job_id}/cancel")
         assert response.status_code == 403
         assert "mutation_dependencies=[Depends(" in response.json()["detail"]
         assert (await client.get(f"/jobs/{job_id}")).json()["status"] == "pending"
 
 
-async def test_router_open_mutations_and_guarded_reads(clean_url: str) -> None:
+async def test_router_include_router_guard_alone_does_not_open_it(clean_url: str) -> None:
+    # Guards given to include_router run, but the router stays closed until make_router is told.
     jobq = DBJobQ(clean_url)
     app = FastAPI(lifespan=jobq.lifespan)
-    # An empty list opens mutations; include_router's dependencies guard every route.
-    router = make_router(mutation_dependencies=[], prefix="/admin", tags=["admin"])
-    app.include_router(router, dependencies=[Depends(require_admin)])
+    app.include_router(make_router(), prefix="/admin", dependencies=[Depends(require_admin)])
+    async with serve(app) as client:
+        assert (await client.get("/admin/jobs")).status_code == 401
+        response = await client.get("/admin/jobs", headers=ADMIN)
+        assert response.status_code == 403 and CLOSED in response.json()["detail"]
+
+
+async def test_router_make_router_keeps_its_names(clean_url: str) -> None:
+    jobq = DBJobQ(clean_url)
+    app = FastAPI(lifespan=jobq.lifespan)
+    # dependencies guard every route; an empty mutation_dependencies adds no guard beyond them.
+    router = make_router(
+        dependencies=[Depends(require_admin)], mutation_dependencies=[], prefix="/admin", tags=["admin"]
+    )
+    app.include_router(router)
     async with serve(app) as client:
         job_id = await jobq.queue.enqueue(jobs.greet)
         assert (await client.get("/admin/jobs")).status_code == 401
         assert (await client.get("/admin/stats")).status_code == 401
+        assert (await client.post(f"/admin/jobs/{job_id}/cancel")).status_code == 401
+        assert (await client.get("/admin/stats", headers=ADMIN)).status_code == 200
         response = await client.post(f"/admin/jobs/{job_id}/cancel", headers=ADMIN)
         assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
+async def test_router_pages_in_id_order_not_created_at(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
+    ids = [await jobq.queue.enqueue(jobs.greet, {"name": str(n)}) for n in range(3)]
+    storage = jobq.queue.storage
+    assert isinstance(storage, SQLAlchemyStorage)
+    # created_at is not indexed: listing sorts by the (time-ordered) id, whatever created_at says.
+    async with storage.engine.begin() as conn:
+        for n, job_id in enumerate(ids):
+            await conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(created_at=1000.0 - n))
+    page = (await client.get("/dbjobq/jobs")).json()
+    assert [job["id"] for job in page["items"]] == ids == sorted(ids)
+    page = (await client.get("/dbjobq/jobs", params={"offset": MAX_OFFSET})).json()
+    assert page["items"] == [] and page["offset"] == MAX_OFFSET
+
+
+async def test_router_serialises_data_at_the_depth_limit(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(MAX_DEPTH - 1):
+        deep = {"a": deep}
+    job_id = await jobq.queue.enqueue(jobs.greet, deep)
+    assert (await client.get(f"/dbjobq/jobs/{job_id}")).json()["data"] == deep
+    assert (await client.get("/dbjobq/jobs")).status_code == 200
 
 
 @pytest.mark.databases("sqlite")
@@ -233,7 +319,8 @@ async def test_router_openapi_schema(client: httpx.AsyncClient) -> None:
     )
     assert schema["components"]["schemas"]["JobStatus"]["enum"] == [s.value for s in JobStatus]
     listing = schema["paths"]["/dbjobq/jobs"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"status", "queue", "limit", "offset"}
+    params = {p["name"] for p in listing["parameters"]}
+    assert params == {"status", "queue", "limit", "offset", "count", "x-token"}  # x-token: the app's guard
     ok = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/JobPage"}
     retry = schema["paths"]["/dbjobq/jobs/{job_id}/retry"]["post"]

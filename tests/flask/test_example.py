@@ -46,6 +46,10 @@ def test_example_views_and_worker(example_app: Flask) -> None:
     assert client.get(f"/jobs/{ids[1]}").json["result"] == {"user_count": 3, "kind": "daily"}  # type: ignore[index]
     assert client.post(f"/jobs/{ids[0]}/retry").json == {"retried": False}
     assert client.get("/jobs/nope").status_code == 404
+    # A job id is not a secret: another visitor (another session) cannot see or retry the job.
+    stranger = example_app.test_client()
+    assert stranger.get(f"/jobs/{ids[0]}").status_code == 404
+    assert stranger.post(f"/jobs/{ids[0]}/retry").status_code == 404
 
 
 @pytest.mark.slow

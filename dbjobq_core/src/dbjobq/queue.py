@@ -154,7 +154,7 @@ class JobQueue:
         offset: int = 0,
         queue: str | None = None,
     ) -> list[Job]:
-        """Jobs in creation order; ``status`` must be one of the JobStatus values."""
+        """Jobs in creation order (by id, which is time-ordered); ``status`` must be one of the JobStatus values."""
         if status is not None:
             status = JobStatus.parse(status)
         return await self.storage.list_jobs(status=status, limit=limit, offset=offset, queue=queue)
@@ -174,6 +174,11 @@ class JobQueue:
     async def get_failed_jobs(self, limit: int | None = None) -> list[Job]:
         """Failed jobs."""
         return await self.list_jobs(JobStatus.FAILED, limit)
+
+    async def job_counts(self) -> dict[tuple[str, str], int]:
+        """Exact job counts keyed by (queue, status) (a scan of the table: see :meth:`queue_stats` for a
+        bounded view)."""
+        return await self.storage.count_jobs()
 
     # -- running by hand ----------------------------------------------------------------------
     async def dequeue(self) -> Job | None:

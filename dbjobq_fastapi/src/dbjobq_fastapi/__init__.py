@@ -2,9 +2,9 @@
 
 The library never creates the app::
 
-    jobq = DBJobQ("sqlite+aiosqlite:///jobs.sqlite3", run_worker=True)
+    jobq = DBJobQ("sqlite+aiosqlite:///jobs.sqlite3", run_worker=True, dependencies=[Depends(require_admin)])
     app = FastAPI(lifespan=jobq.lifespan)
-    app.include_router(jobq.router, prefix="/dbjobq")
+    app.include_router(jobq.router, prefix="/dbjobq")  # closed (403) without dependencies or public=True
 
     @app.post("/signup")
     async def signup(queue: QueueDep) -> dict[str, str]:

@@ -36,7 +36,8 @@ class DBJobQ:
     ``mysql+aiomysql://…``); ``engine_options`` go to SQLAlchemy's ``create_async_engine``. With
     ``run_worker=True`` the lifespan also runs a :class:`~dbjobq.Worker` inside the app, built with
     ``worker_options`` (``concurrency=``, ``queues=``, ``shutdown_timeout=``…) and stopped gracefully
-    on shutdown. ``mutation_dependencies`` guard the router's retry and cancel endpoints (see
+    on shutdown. The jobs API (:attr:`router`) is closed until ``dependencies`` guard it (or
+    ``public=True`` opens it); ``mutation_dependencies`` guard its retry and cancel endpoints too (see
     :func:`make_router`). The library never creates the app.
     """
 
@@ -46,20 +47,24 @@ class DBJobQ:
         *,
         run_worker: bool = False,
         engine_options: Mapping[str, Any] | None = None,
+        dependencies: Sequence[params.Depends] | None = None,
         mutation_dependencies: Sequence[params.Depends] | None = None,
+        public: bool = False,
         **worker_options: Any,
     ) -> None:
         unknown = sorted(set(worker_options) - set(_WORKER_OPTIONS))
         if unknown:
             raise ConfigurationError(
-                f"Unknown worker option(s) {', '.join(unknown)}: DBJobQ(...) accepts run_worker, "
-                f"engine_options, mutation_dependencies and the Worker options {', '.join(_WORKER_OPTIONS)}"
+                f"Unknown worker option(s) {', '.join(unknown)}: DBJobQ(...) accepts run_worker, engine_options, "
+                f"dependencies, mutation_dependencies, public and the Worker options {', '.join(_WORKER_OPTIONS)}"
             )
         self.url = url
         self.run_worker = run_worker
         self.engine_options = dict(engine_options or {})
         self.worker_options = worker_options
+        self.dependencies = list(dependencies or [])
         self.mutation_dependencies = None if mutation_dependencies is None else list(mutation_dependencies)
+        self.public = public
         # Fail at import time, not on the first request: a bad URL or worker option raises here.
         storage = self._make_storage()
         Worker(JobQueue(storage), **worker_options)
@@ -179,11 +184,13 @@ class DBJobQ:
     # -- API ------------------------------------------------------------------------------------
     @property
     def router(self) -> APIRouter:
-        """The jobs API router (see :func:`make_router`), guarded by ``mutation_dependencies``.
+        """The jobs API router (see :func:`make_router`), guarded by ``dependencies`` and
+        ``mutation_dependencies``, closed (403) without ``dependencies`` unless ``public=True``.
 
-        Include it with ``app.include_router(jobq.router, prefix="/admin/dbjobq")``; add
-        ``dependencies=[Depends(...)]`` there to guard the read endpoints too.
+        Include it with ``app.include_router(jobq.router, prefix="/admin/dbjobq")``.
         """
         if self._router is None:
-            self._router = _router.make_router(mutation_dependencies=self.mutation_dependencies)
+            self._router = _router.make_router(
+                dependencies=self.dependencies, mutation_dependencies=self.mutation_dependencies, public=self.public
+            )
         return self._router

@@ -1,4 +1,9 @@
-"""The jobs API: list, inspect, retry and cancel jobs, and count them by queue and status."""
+"""The jobs API: list, inspect, retry and cancel jobs, and count them by queue and status.
+
+Closed by default: job data, results and tracebacks are nobody's business but the app's. Every route
+answers 403 until the app passes its own guard (``dependencies``) or says ``public=True``; retry and
+cancel need ``mutation_dependencies`` as well. Everything goes through :class:`~dbjobq.JobQueue`.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,9 @@ from ._schemas import ErrorOut, JobOut, JobPage, JobStats
 #: Page size of ``GET /jobs`` when ``limit`` is not given, and the largest ``limit`` accepted.
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+#: The largest ``offset`` accepted: the database reads every row it skips, so deep pages would let
+#: any caller make each request scan the table. Narrow the listing with ``status``/``queue`` instead.
+MAX_OFFSET = 10_000
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     http.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "No job has that id."}
@@ -40,16 +48,14 @@ async def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs with this status.")] = None,
     queue: Annotated[str | None, Query(description="Only jobs of this queue.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0, description="Jobs to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"Jobs to skip (at most {MAX_OFFSET}).")] = 0,
+    count: Annotated[
+        bool, Query(description="Also count the jobs matching the filters over all pages (`total`); costs a scan.")
+    ] = False,
 ) -> JobPage:
-    """Jobs in creation order, filtered by status and queue, one page at a time."""
+    """Jobs in creation order (by id), filtered by status and queue, one page at a time."""
     jobs = await jobq.list_jobs(status=status, limit=limit, offset=offset, queue=queue)
-    counts = await jobq.storage.count_jobs()
-    total = sum(
-        count
-        for (job_queue, job_status), count in counts.items()
-        if (queue is None or job_queue == queue) and (status is None or job_status == status.value)
-    )
+    total = await jobq.count_jobs(status, queue=queue) if count else None
     return JobPage(items=[JobOut.from_job(job) for job in jobs], total=total, limit=limit, offset=offset)
 
 
@@ -90,7 +96,19 @@ async def cancel_job(jobq: QueueDep, job_id: JobId) -> JobOut:
 
 async def job_stats(jobq: QueueDep) -> JobStats:
     """Job counts by queue and status."""
-    return JobStats.from_counts(await jobq.storage.count_jobs())
+    return JobStats.from_counts(await jobq.job_counts())
+
+
+def api_closed() -> None:
+    """Refuse every route of a router built with neither ``dependencies`` nor ``public=True``."""
+    raise HTTPException(
+        http.HTTP_403_FORBIDDEN,
+        detail=(
+            "The DBJobQ jobs API is closed: build it with dependencies=[Depends(your_auth_check)] "
+            "(DBJobQ(..., dependencies=...) or make_router(dependencies=...)) to let your users in, "
+            "or public=True to let every caller read jobs"
+        ),
+    )
 
 
 def mutations_disabled() -> None:
@@ -106,21 +124,27 @@ def mutations_disabled() -> None:
 
 def make_router(
     *,
-    mutation_dependencies: Sequence[params.Depends] | None = None,
     dependencies: Sequence[params.Depends] | None = None,
+    mutation_dependencies: Sequence[params.Depends] | None = None,
+    public: bool = False,
     prefix: str = "",
     tags: list[str | Enum] | None = None,
 ) -> APIRouter:
     """A router with the jobs API: ``GET /jobs``, ``GET /jobs/{job_id}``, ``POST /jobs/{job_id}/retry``,
     ``POST /jobs/{job_id}/cancel`` and ``GET /stats``.
 
-    Read-only by default: retry and cancel answer 403 until ``mutation_dependencies`` guard them, e.g.
-    ``[Depends(require_admin)]`` (your dependency raising ``HTTPException(401/403)``); an empty list
-    lets every caller in. ``dependencies`` guard every route (or pass them to ``include_router``).
+    Closed by default: every route answers 403 until ``dependencies`` guard them all, e.g.
+    ``[Depends(require_staff)]`` (your dependency raising ``HTTPException(401/403)``), or ``public=True``
+    opens them to every caller (a public status page, or a router your gateway guards). Retry and
+    cancel also need ``mutation_dependencies`` (``[Depends(require_admin)]``; an empty list adds no
+    guard beyond ``dependencies``). Guards given to ``include_router`` run too, but do not open it.
     """
-    router = APIRouter(prefix=prefix, tags=tags or ["dbjobq"], dependencies=dependencies)
+    guard = list(dependencies or [])
+    if not guard and not public:
+        guard = [Depends(api_closed)]
+    router = APIRouter(prefix=prefix, tags=tags or ["dbjobq"], dependencies=guard)
     disabled = [Depends(mutations_disabled)]
-    guard = disabled if mutation_dependencies is None else list(mutation_dependencies)
+    mutation_guard = disabled if mutation_dependencies is None else list(mutation_dependencies)
     router.add_api_route("/jobs", list_jobs, methods=["GET"], summary="List jobs")
     router.add_api_route("/jobs/{job_id}", get_job, methods=["GET"], summary="Get a job", responses=_NOT_FOUND)
     router.add_api_route(
@@ -129,7 +153,7 @@ def make_router(
         methods=["POST"],
         summary="Retry a failed or cancelled job",
         responses={**_NOT_FOUND, **_CONFLICT},
-        dependencies=guard,
+        dependencies=mutation_guard,
     )
     router.add_api_route(
         "/jobs/{job_id}/cancel",
@@ -137,7 +161,7 @@ def make_router(
         methods=["POST"],
         summary="Cancel a pending or running job",
         responses={**_NOT_FOUND, **_CONFLICT},
-        dependencies=guard,
+        dependencies=mutation_guard,
     )
     router.add_api_route("/stats", job_stats, methods=["GET"], summary="Job counts by queue and status")
     return router

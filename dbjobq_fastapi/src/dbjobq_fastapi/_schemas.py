@@ -40,10 +40,10 @@ class JobOut(BaseModel):
 
 
 class JobPage(BaseModel):
-    """One page of jobs, in creation order."""
+    """One page of jobs, in creation order (by id)."""
 
     items: list[JobOut]
-    total: int = Field(description="Jobs matching the filters, over all pages.")
+    total: int | None = Field(description="Jobs matching the filters over all pages, with `count=true` (else null).")
     limit: int
     offset: int
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -23,6 +24,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_prefixed_env()  # e.g. FLASK_DBJOBQ_DATABASE_URL=postgresql+asyncpg://...
     app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        # Signs the session cookie that says whose jobs are whose. A random key per process forgets
+        # sessions on restart: set FLASK_SECRET_KEY in production.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
     jobq.init_app(app)
 
     from . import jobs, views  # noqa: F401  (views register routes; jobs register @job functions)

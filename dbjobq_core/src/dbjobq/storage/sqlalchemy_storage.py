@@ -263,12 +263,13 @@ class SQLAlchemyStorage(BaseStorage):
         queue: str | None = None,
         job_type: str | None = None,
     ) -> list[Job]:
-        """Jobs in creation order, optionally filtered by status, queue and type."""
+        """Jobs in creation order (by id: time-ordered and the primary key, so a page reads an index, not a
+        sort of the table), optionally filtered by status, queue and type."""
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
         if offset < 0:
             raise ValueError("offset must be >= 0")
-        stmt = select(jobs).order_by(jobs.c.created_at, jobs.c.id).offset(offset or None).limit(limit)
+        stmt = select(jobs).order_by(jobs.c.id).offset(offset or None).limit(limit)
         if status is not None:
             stmt = stmt.where(jobs.c.status == JobStatus.parse(status).value)
         if queue is not None:
