@@ -150,3 +150,18 @@ def test_cli_security_error_lines_and_logs_are_escaped(capsys: pytest.CaptureFix
     assert_inert(one_line(ValueError(f"No job has id {EVIL}")))
     record = logging.LogRecord("dbjobq.worker", logging.ERROR, __file__, 1, "Job failed: %s", (EVIL,), None)
     assert_inert(EscapingFormatter("%(message)s").format(record))
+
+
+@pytest.mark.databases("postgresql")
+def test_cli_security_web_masks_query_password(invoke: Invoke, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    async def no_serving(self: object) -> None:
+        return None
+
+    monkeypatch.setattr(uvicorn.Server, "serve", no_serving)
+    url = make_url(db_url).update_query_dict({"password": SECRET}).render_as_string(hide_password=False)
+    result = invoke("web", url=url)
+    assert result.exit_code == 0, result.output
+    assert "Opening postgresql+asyncpg://" in result.stdout and "password=***" in result.stdout
+    assert_no_secret(result)

@@ -10,6 +10,7 @@ import click
 
 from ..errors import ConfigurationError
 from ..queue import JobQueue
+from ..redaction import mask_url
 from ..storage.sqlalchemy_storage import SQLAlchemyStorage
 from ..storage.urls import parse_url
 from .main import CliState, pass_state
@@ -46,7 +47,7 @@ def web(state: CliState, url: str | None, host: str, port: int, token: str | Non
         raise click.BadParameter("use at least 8 characters", param_hint="--token")
     database = url or state.url
     parsed = parse_url(database)
-    click.echo(f"Opening {parsed.render_as_string(hide_password=True)} …")
+    click.echo(f"Opening {mask_url(parsed)} …")
 
     async def serve() -> None:
         storage = SQLAlchemyStorage(database)
