@@ -116,3 +116,18 @@ else:
     UNAVAILABLE["mysql"] = f"nothing answers at {make_url(MYSQL_ADMIN).host}"
 
 DBJOBQ: dict[str, Any] = {"POLL_INTERVAL": 0.05}
+
+if os.environ.get("DBJOBQ_DJANGO_TEST_DATABASE"):
+    # A worker subprocess started by a test on a server database: "alias=test database name".
+    _alias, _name = os.environ["DBJOBQ_DJANGO_TEST_DATABASE"].split("=", 1)
+    DATABASES[_alias]["NAME"] = _name
+    DBJOBQ["DATABASE"] = _alias
+
+# Django Tasks (django.tasks on Django 6, the django-tasks backport before): DBJobQ runs them.
+TASKS: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": "dbjobq_django.tasks.DBJobQBackend",
+        "QUEUES": ["default", "other"],
+        "OPTIONS": {"retry_delay": 0.0},
+    },
+}

@@ -87,6 +87,16 @@ def prepare_worker(worker: Worker) -> None:
         manage_connections(job.type)
 
     worker.on("job_started", on_job_started)
+    install_task_hooks(worker)
+
+
+def install_task_hooks(worker: Worker) -> None:
+    """Run Django tasks (``@task``) on ``worker`` too: their context and signals (see ``tasks.execution``)."""
+    try:
+        from .tasks import execution
+    except ImportError:
+        return  # no Tasks framework installed (Django < 6 without django-tasks): no tasks to run
+    execution.install(worker)
 
 
 def run_worker(options: Mapping[str, Any]) -> WorkerStats:
