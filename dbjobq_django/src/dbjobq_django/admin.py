@@ -323,3 +323,7 @@ class WorkerAdmin(DBJobQModelAdmin):
     @admin.display(description="last heartbeat", ordering="last_heartbeat")
     def heartbeat(self, obj: Worker) -> datetime | None:
         return _time(obj.last_heartbeat)
+
+
+# The "Task results" page (Django Tasks run by DBJobQ) builds on JobAdmin above.
+from . import tasks_admin  # noqa: E402, F401

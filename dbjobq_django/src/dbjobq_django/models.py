@@ -69,6 +69,33 @@ class Job(models.Model):
         return self.status in {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
 
 
+#: The first key of a Django task's job data (``{"django_task": <backend alias>, "args": …}``).
+TASK_MARKER = "django_task"
+
+
+class TaskResultManager(models.Manager["TaskResultRecord"]):
+    """Only the jobs of Django tasks: their data starts with the task marker (the core writes compact
+    JSON in key order), so no column is needed to tell them apart."""
+
+    def get_queryset(self) -> models.QuerySet[TaskResultRecord]:
+        queryset: models.QuerySet[TaskResultRecord] = super().get_queryset().filter(
+            data__startswith='{"' + TASK_MARKER + '":'
+        )
+        return queryset
+
+
+class TaskResultRecord(Job):
+    """A job that runs a Django task (``@task`` on ``dbjobq_django.tasks.DBJobQBackend``): the admin's
+    "task results". Read them in code with ``get_result()``."""
+
+    objects = TaskResultManager()  # type: ignore[misc]
+
+    class Meta:
+        proxy = True
+        verbose_name = "task result"
+        ordering = ["-id"]
+
+
 class Schedule(models.Model):
     """A row of ``dbjobq_schedules``: a recurring job."""
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from dbjobq import Job, JobStatus
 
+from ..models import TASK_MARKER
 from . import compat
 from .errors import TaskCancelled, WorkerLost
 
-MARKER = "django_task"
+MARKER = TASK_MARKER
 #: How the stored JSON text of a task's payload starts (the core writes compact JSON in key order).
 PAYLOAD_PREFIX = '{"' + MARKER + '":'
 
