@@ -18,8 +18,7 @@ from django.utils import timezone
 
 import dbjobq_django
 from dbjobq_django.models import Job, TaskResultRecord
-from dbjobq_django.tasks import DBJobQBackend, DBJobQTask, TaskCancelled, WorkerLost, cancel_task
-from dbjobq_django.tasks import compat
+from dbjobq_django.tasks import DBJobQBackend, DBJobQTask, TaskCancelled, WorkerLost, cancel_task, compat
 from tests.django.conftest import insert_job, per_database
 from tests.django.testapp import tasks
 
@@ -141,7 +140,12 @@ async def test_tasks_aenqueue_is_native_async(dbjobq: str) -> None:
     with receiving(compat.task_enqueued) as enqueued:
         result = await tasks.async_add.aenqueue(4, 5)
     fetched = await tasks.async_add.aget_result(result.id)
-    assert (fetched.id, fetched.status, fetched.args, fetched.task.queue_name) == (result.id, compat.READY, [4, 5], "other")
+    assert (fetched.id, fetched.status, fetched.args, fetched.task.queue_name) == (
+        result.id,
+        compat.READY,
+        [4, 5],
+        "other",
+    )
     assert [r.id for _, r in enqueued] == [result.id]
 
 
@@ -165,29 +169,46 @@ def test_tasks_get_result_maps_every_status_and_field(dbjobq: str) -> None:
     data = json.dumps({"django_task": "default", "args": [1], "kwargs": {"b": 2}})
     now = time.time()
     error = (
-        "TaskBoom: nope\nTraceback (most recent call last):\n  File \"x.py\", line 1, in f\n"
+        'TaskBoom: nope\nTraceback (most recent call last):\n  File "x.py", line 1, in f\n'
         "tests.django.testapp.tasks.TaskBoom: nope\n"
     )
     ids = {
         "ready": insert_job(dbjobq, ADD, data=data),
         "running": insert_job(dbjobq, ADD, data=data, status="running", attempts=1, started_at=now, worker_id="w1"),
         "done": insert_job(
-            dbjobq, ADD, data=data, status="completed", attempts=2, started_at=now, finished_at=now + 1,
-            worker_id="w2", result='{"total": 3}', error=error,
+            dbjobq,
+            ADD,
+            data=data,
+            status="completed",
+            attempts=2,
+            started_at=now,
+            finished_at=now + 1,
+            worker_id="w2",
+            result='{"total": 3}',
+            error=error,
         ),
         "failed": insert_job(
             dbjobq, ADD, data=data, status="failed", attempts=1, started_at=now, finished_at=now, error=error
         ),
         "cancelled": insert_job(dbjobq, ADD, data=data, status="cancelled", finished_at=now),
         "lost": insert_job(
-            dbjobq, ADD, data=data, status="failed", attempts=1, finished_at=now,
+            dbjobq,
+            ADD,
+            data=data,
+            status="failed",
+            attempts=1,
+            finished_at=now,
             error="WorkerLost: the worker running this job stopped renewing its lease",
         ),
     }
     got = {name: tasks.add.get_result(job_id) for name, job_id in ids.items()}
     assert {name: r.status for name, r in got.items()} == {
-        "ready": compat.READY, "running": compat.RUNNING, "done": compat.SUCCESSFUL, "failed": compat.FAILED,
-        "cancelled": compat.FAILED, "lost": compat.FAILED,
+        "ready": compat.READY,
+        "running": compat.RUNNING,
+        "done": compat.SUCCESSFUL,
+        "failed": compat.FAILED,
+        "cancelled": compat.FAILED,
+        "lost": compat.FAILED,
     }
     done = got["done"]
     assert done.return_value == {"total": 3} and done.is_finished
