@@ -8,7 +8,13 @@ PACKAGES := dbjobq_core dbjobq_django dbjobq_flask dbjobq_fastapi
 PROJECTS := pyproject.toml dbjobq_core/pyproject.toml dbjobq_django/pyproject.toml \
             dbjobq_flask/pyproject.toml dbjobq_fastapi/pyproject.toml
 
-.PHONY: demo test lint typecheck pytest docs bench bench-quick dist install-wheels clean
+# Django 6.x (django.tasks built in) needs Python 3.12+: a second virtualenv runs tests/django there.
+DJANGO6_VENV := .venv-django6
+DJANGO6_STAMP := $(DJANGO6_VENV)/.installed
+PYTHON_DJANGO6 ?= $(firstword $(foreach p,python3.12 python3.13 $(wildcard $(HOME)/.pyenv/versions/3.1[23]*/bin/python3),\
+	$(shell $(p) -c "import sys; print('$(p)' if sys.version_info >= (3, 12) else '')" 2>/dev/null)))
+
+.PHONY: demo test lint typecheck pytest test-django6 docs bench bench-quick dist install-wheels clean
 
 $(STAMP): $(PROJECTS)
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +38,20 @@ pytest: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir .site
 
-test: lint typecheck pytest docs
+$(DJANGO6_STAMP): $(PROJECTS)
+	@test -n "$(PYTHON_DJANGO6)" || { echo "Django 6 needs Python 3.12+: set PYTHON_DJANGO6=/path/to/python3.12" >&2; exit 1; }
+	$(PYTHON_DJANGO6) -m venv $(DJANGO6_VENV)
+	$(DJANGO6_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(DJANGO6_VENV)/bin/python -m pip install --quiet -e "./dbjobq_core[all]" -e ./dbjobq_django "django>=6.1,<6.2" \
+		"pytest>=8" "pytest-asyncio>=0.24" "pytest-django>=4.9" "psycopg[binary]>=3.1"
+	touch $(DJANGO6_STAMP)
+
+# The Django suite on Django 6.1's own django.tasks (`make pytest` runs it on Django 5.2 + the backport).
+test-django6: $(DJANGO6_STAMP)
+	$(DJANGO6_VENV)/bin/python -c "import django, sys; print('Django', django.__version__, 'on Python', sys.version.split()[0])"
+	$(DJANGO6_VENV)/bin/pytest tests/django $(PYTEST_ARGS)
+
+test: lint typecheck pytest test-django6 docs
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
@@ -53,4 +72,4 @@ install-wheels: dist
 	PYTHON=$(PYTHON) scripts/install_wheels.sh $(INTO) $(DIST)
 
 clean:
-	rm -rf $(VENV) $(DIST) .site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DJANGO6_VENV) $(DIST) .site .pytest_cache .mypy_cache .ruff_cache
