@@ -122,6 +122,9 @@ if os.environ.get("DBJOBQ_DJANGO_TEST_DATABASE"):
     _alias, _name = os.environ["DBJOBQ_DJANGO_TEST_DATABASE"].split("=", 1)
     DATABASES[_alias]["NAME"] = _name
     DBJOBQ["DATABASE"] = _alias
+if os.environ.get("DBJOBQ_DJANGO_TEST_SQLITE") or os.environ.get("DBJOBQ_DJANGO_TEST_DATABASE"):
+    # Only the databases that exist for it: Django 6.1's system checks connect to every alias.
+    DATABASES = {alias: value for alias, value in DATABASES.items() if alias in ("default", DBJOBQ.get("DATABASE"))}
 
 # Django Tasks (django.tasks on Django 6, the django-tasks backport before): DBJobQ runs them.
 TASKS: dict[str, dict[str, Any]] = {
