@@ -7,6 +7,7 @@ matching async driver: ``postgresql`` -> asyncpg, ``sqlite3`` -> aiosqlite, ``my
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -84,9 +85,15 @@ class DBJobQSettings:
         """
         url = self.database_url if self.database_url is not None else derive_url(self.database)
         try:
-            return parse_url(url)
+            return _parse_url(url)
         except ConfigurationError as exc:
             raise ImproperlyConfigured(f"DBJOBQ: {exc}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_url(url: str) -> URL:
+    # Settings are read on every enqueue: parsing the same URL (and looking for its driver) once is enough.
+    return parse_url(url)
 
 
 def raw_settings() -> dict[str, Any]:
