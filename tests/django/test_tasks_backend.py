@@ -262,3 +262,49 @@ def test_tasks_result_mismatch(dbjobq: str) -> None:
     result = tasks.add.enqueue(1, 2)
     with pytest.raises(Exception, match="Task does not match"):
         tasks.fail.get_result(result.id)
+
+
+def test_tasks_public_api_all_is_pinned() -> None:
+    import dbjobq_django.tasks as public
+
+    assert public.__all__ == [
+        "DBJobQBackend",
+        "DBJobQTask",
+        "TaskCancelled",
+        "WorkerLost",
+        "acancel_task",
+        "aschedule_task",
+        "cancel_task",
+        "schedule_task",
+    ]
+    assert public.__all__ == sorted(public.__all__)
+    for name in public.__all__:
+        assert getattr(public, name) is not None
+    with pytest.raises(AttributeError):
+        public.nothing_here  # noqa: B018
+
+
+def test_tasks_package_imports_without_a_tasks_framework() -> None:
+    # Autodiscovery imports dbjobq_django.tasks (an installed app's tasks module) in every project.
+    script = """
+import sys
+sys.modules["django.tasks"] = sys.modules["django_tasks"] = None  # neither Django 6 nor the backport
+import django
+from django.conf import settings
+settings.configure(INSTALLED_APPS=["dbjobq_django"], DATABASES={}, USE_TZ=True)
+django.setup()
+import dbjobq_django.tasks
+from dbjobq_django.tasks import TaskCancelled
+from dbjobq_django import worker
+worker.install_task_hooks(None)  # no framework: nothing to install, no error
+try:
+    from dbjobq_django.tasks import DBJobQBackend
+except ImportError as exc:
+    print(exc)
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert 'pip install "dbjobq-django[tasks]"' in done.stdout
