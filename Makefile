@@ -47,9 +47,11 @@ $(DJANGO6_STAMP): $(PROJECTS)
 	touch $(DJANGO6_STAMP)
 
 # The Django suite on Django 6.1's own django.tasks (`make pytest` runs it on Django 5.2 + the backport).
+# The multi-process tests (marker `processes`) run once, in `make pytest`: the worker processes are the same.
+DJANGO6_PYTEST_ARGS ?= -m "not processes"
 test-django6: $(DJANGO6_STAMP)
 	$(DJANGO6_VENV)/bin/python -c "import django, sys; print('Django', django.__version__, 'on Python', sys.version.split()[0])"
-	$(DJANGO6_VENV)/bin/pytest tests/django $(PYTEST_ARGS)
+	$(DJANGO6_VENV)/bin/pytest tests/django $(DJANGO6_PYTEST_ARGS) $(PYTEST_ARGS)
 
 test: lint typecheck pytest test-django6 docs
 

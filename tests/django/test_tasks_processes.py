@@ -21,7 +21,7 @@ from tests.django.testapp import tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 
 def start_worker(alias: str, *args: str) -> subprocess.Popen[str]:
