@@ -8,7 +8,7 @@ core module. Everything here keeps its name when the core's internals move.
 
 from __future__ import annotations
 
-from . import registry
+from . import registry, scheduling
 from .cli import jobs as jobs_commands
 from .cli import schedules as schedules_commands
 from .cli import stats as stats_commands
@@ -49,5 +49,6 @@ __all__ = [
     "registry",
     "run_worker_blocking",
     "schedules_commands",
+    "scheduling",
     "stats_commands",
 ]

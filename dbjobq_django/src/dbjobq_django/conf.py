@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import connections
 from sqlalchemy.engine import URL, make_url
 
@@ -94,6 +95,14 @@ class DBJobQSettings:
 def _parse_url(url: str) -> URL:
     # Settings are read on every enqueue: parsing the same URL (and looking for its driver) once is enough.
     return parse_url(url)
+
+
+def _forget_parsed_urls(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("DBJOBQ", "DATABASES"):
+        _parse_url.cache_clear()  # a driver installed or removed since is seen again
+
+
+setting_changed.connect(_forget_parsed_urls, dispatch_uid="dbjobq_django.conf.parsed_urls")
 
 
 def raw_settings() -> dict[str, Any]:

@@ -9,7 +9,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
-from dbjobq import JobNotFoundError, Schedule, ScheduleExistsError, scheduling
+from dbjobq import JobNotFoundError, Schedule, ScheduleExistsError
+from dbjobq.integration import scheduling
 
 from ..enqueueing import get_queue
 from . import compat, events, registry, results

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dbjobq", "0002_schema_version"),
+        ("dbjobq", "0003_queue_status_index"),
     ]
 
     operations = [
