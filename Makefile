@@ -38,12 +38,12 @@ pytest: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir .site
 
-$(DJANGO6_STAMP): $(PROJECTS)
+$(DJANGO6_STAMP): $(PROJECTS) Makefile  # its package list is here
 	@test -n "$(PYTHON_DJANGO6)" || { echo "Django 6 needs Python 3.12+: set PYTHON_DJANGO6=/path/to/python3.12" >&2; exit 1; }
 	$(PYTHON_DJANGO6) -m venv $(DJANGO6_VENV)
 	$(DJANGO6_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(DJANGO6_VENV)/bin/python -m pip install --quiet -e "./dbjobq_core[all]" -e ./dbjobq_django "django>=6.1,<6.2" \
-		"pytest>=8" "pytest-asyncio>=0.24" "pytest-django>=4.9" "psycopg[binary]>=3.1"
+	$(DJANGO6_VENV)/bin/python -m pip install --quiet -e "./dbjobq_core[all,web]" -e ./dbjobq_django "django>=6.1,<6.2" \
+		"pytest>=8" "pytest-asyncio>=0.24" "pytest-django>=4.9" "psycopg[binary]>=3.1" "httpx>=0.27" "playwright>=1.45"
 	touch $(DJANGO6_STAMP)
 
 # The Django suite on Django 6.1's own django.tasks (`make pytest` runs it on Django 5.2 + the backport).

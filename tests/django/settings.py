@@ -31,6 +31,8 @@ STATIC_URL = "/static/"  # the live server (browser tests) serves static files u
 STATIC_ROOT = str(TMP / f"dbjobq_dj_static_{SUFFIX}")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Django 6.1 deprecates sending mail without MAILERS (older Django ignores it): mail stays in memory.
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
