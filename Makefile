@@ -74,4 +74,4 @@ install-wheels: dist
 	PYTHON=$(PYTHON) scripts/install_wheels.sh $(INTO) $(DIST)
 
 clean:
-	rm -rf $(VENV) $(DJANGO6_VENV) $(DIST) .site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DJANGO6_VENV) .venv-plain $(DIST) .site .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from dbjobq.storage.postgres_fastpath import CLAIM_SQL
+from dbjobq.storage.dialects.postgresql import CLAIM_SQL
 
 from .dbjobq_current import open_queue
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
+from dbjobq.integration import new_job_row
 from dbjobq.storage import NewJob
-from dbjobq.storage.sqlalchemy_storage import new_job_row
 from tests.databases import Server
 
 #: Test id -> Django alias (see tests/django/settings.py).

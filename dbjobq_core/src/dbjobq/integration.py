@@ -22,8 +22,8 @@ from .cli.worker_options import (
     run_worker_blocking,
 )
 from .redaction import is_secret_key, mask_url
+from .storage.records import new_job_row
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
-from .storage.sqlalchemy_storage import new_job_row
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .timing import as_seconds
 

@@ -1,4 +1,4 @@
-"""The records DBJobQ stores: jobs, their statuses, and recurring schedules."""
+"""The records DBJobQ stores: jobs, their statuses, recurring schedules and live workers."""
 
 from __future__ import annotations
 
@@ -152,7 +152,10 @@ class QueueStats:
 
 @dataclass
 class WorkerInfo:
-    """A registered worker: where it runs, what it serves and when it last renewed its heartbeat."""
+    """A registered worker: where it runs, what it serves and when it last renewed its heartbeat.
+
+    ``queues`` is ``None`` for a worker serving every queue. Times are epoch seconds.
+    """
 
     id: str
     hostname: str

@@ -289,18 +289,7 @@ class JobQueue:
     async def list_workers(self) -> list[WorkerInfo]:
         """The registered workers, oldest first (a worker that died without stopping stays listed,
         its heartbeat ageing, until a worker's maintenance prunes it)."""
-        return [
-            WorkerInfo(
-                id=row["id"],
-                hostname=row["hostname"],
-                pid=row["pid"],
-                queues=row["queues"].split(",") if row["queues"] else None,
-                concurrency=row["concurrency"],
-                started_at=float(row["started_at"]),
-                last_heartbeat=float(row["last_heartbeat"]),
-            )
-            for row in await self.storage.list_workers()
-        ]
+        return await self.storage.list_workers()
 
     # -- schedules ----------------------------------------------------------------------------
     async def list_schedules(self) -> list[Schedule]:

@@ -10,7 +10,6 @@ import click
 from rich.text import Text
 
 from ..queue import JobQueue
-from ..storage.sqlalchemy_storage import SQLAlchemyStorage
 from . import formatting
 from .durations import format_duration
 from .main import CliState, pass_state
@@ -22,30 +21,29 @@ THROUGHPUT_WINDOW = 60.0
 async def collect_stats(queue: JobQueue) -> dict[str, Any]:
     """Everything ``dbjobq stats`` shows, as a JSON-ready dict."""
     storage = queue.storage
-    assert isinstance(storage, SQLAlchemyStorage)
     now = time.time()
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = defaultdict(int)
     for (queue_name, status), n in (await storage.count_jobs()).items():
         counts[queue_name][status] = n
         totals[status] += n
-    oldest = await storage.oldest_pending()
-    finished = await storage.count_finished_since(now - THROUGHPUT_WINDOW)
+    due = [s.oldest_due_at for s in await storage.queue_stats(count_cap=0) if s.oldest_due_at is not None]
+    finished = await storage.count_finished(THROUGHPUT_WINDOW)
     workers = await storage.list_workers()
     return {
         "counts": {q: dict(sorted(c.items())) for q, c in sorted(counts.items())},
         "totals": dict(sorted(totals.items())),
-        "oldest_pending_age_seconds": None if oldest is None else max(0.0, now - oldest),
+        "oldest_pending_age_seconds": max(0.0, now - min(due)) if due else None,
         "finished_last_minute": finished,
         "jobs_per_second": round(finished / THROUGHPUT_WINDOW, 3),
         "workers": [
             {
-                "id": w["id"],
-                "hostname": w["hostname"],
-                "pid": w["pid"],
-                "queues": w["queues"].split(",") if w["queues"] else None,
-                "concurrency": w["concurrency"],
-                "last_heartbeat_age_seconds": max(0.0, now - w["last_heartbeat"]),
+                "id": w.id,
+                "hostname": w.hostname,
+                "pid": w.pid,
+                "queues": list(w.queues) if w.queues else None,
+                "concurrency": w.concurrency,
+                "last_heartbeat_age_seconds": max(0.0, now - w.last_heartbeat),
             }
             for w in workers
         ],

@@ -1,15 +1,32 @@
-"""The storage interface: what a store must do for JobQueue and Worker. Implement it to add a store."""
+"""The storage contract: every method JobQueue, Worker, the CLI and the adapters call on a store.
+
+Implement it to add a store. ``tests/core/test_storage_contract.py`` fails when a caller uses a
+storage method this class does not declare.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
-from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Schedule
+from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Schedule, WorkerInfo
 
-__all__ = ["BaseStorage", "NewJob", "Outcome"]
+__all__ = ["BaseStorage", "NewJob", "Outcome", "Subscription"]
+
+
+class Subscription(Protocol):
+    """A live push of wake-ups returned by :meth:`BaseStorage.listen`."""
+
+    @property
+    def alive(self) -> bool:
+        """False once the push stopped (e.g. its connection was lost): listen again."""
+        ...
+
+    async def close(self) -> None:
+        """Stop the push and release its connection."""
+        ...
 
 
 class BaseStorage(ABC):
@@ -69,11 +86,16 @@ class BaseStorage(ABC):
         queue: str | None = None,
         job_type: str | None = None,
     ) -> list[Job]:
-        """Jobs, oldest first, optionally filtered."""
+        """Jobs, oldest first, optionally filtered. A row that cannot be decoded is listed with empty
+        data and the reason in ``error``, never failing the page."""
 
     @abstractmethod
     async def count_jobs(self) -> dict[tuple[str, str], int]:
         """Job counts keyed by (queue, status)."""
+
+    @abstractmethod
+    async def count_finished(self, within: float) -> int:
+        """How many jobs finished (completed or failed) in the last ``within`` seconds."""
 
     async def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
         """Seconds until the soonest pending job (in ``queues``) falls due by the database's clock
@@ -87,7 +109,8 @@ class BaseStorage(ABC):
         """Claim up to ``limit`` due pending jobs in one round trip, highest priority first.
 
         Each claimed job becomes running, its attempts go up by one, and it carries a fresh
-        ``lease_token`` that expires after ``lease_timeout`` seconds unless renewed.
+        ``lease_token`` that expires after ``lease_timeout`` seconds unless renewed. A claimed row that
+        cannot be decoded is failed at once (fenced by its token) with the reason, and left out.
         """
 
     async def dequeue(self) -> Job | None:
@@ -130,7 +153,15 @@ class BaseStorage(ABC):
     ) -> int:
         """Delete jobs in ``statuses`` that finished more than ``older_than`` seconds ago."""
 
-    # -- dashboard: per-queue figures, pages of jobs, bulk changes -----------------------------
+    @abstractmethod
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a finished job; False if it is pending, running or unknown."""
+
+    @abstractmethod
+    async def retry_failed(self, *, queue: str | None = None, job_type: str | None = None) -> int:
+        """Send every failed job (of ``queue``/``job_type``) back to pending; return how many."""
+
+    # -- operators' views: per-queue figures, pages of jobs -----------------------------------
     @abstractmethod
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
         """Every queue with jobs: exact pending/running counts, finished counts up to ``count_cap``
@@ -160,14 +191,6 @@ class BaseStorage(ABC):
     async def finished_per_minute(self, since: float) -> list[tuple[float, str, int]]:
         """(minute start, status, count) of the jobs completed or failed since ``since``."""
 
-    @abstractmethod
-    async def delete_job(self, job_id: str) -> bool:
-        """Delete a finished job; False if it is pending, running or unknown."""
-
-    @abstractmethod
-    async def retry_failed(self, *, queue: str | None = None, job_type: str | None = None) -> int:
-        """Send every failed job (of ``queue``/``job_type``) back to pending; return how many."""
-
     # -- schedules ----------------------------------------------------------------------------
     @abstractmethod
     async def create_schedule(self, schedule: Schedule) -> None:
@@ -196,7 +219,7 @@ class BaseStorage(ABC):
     @abstractmethod
     async def fire_due_schedules(self, now: float | None = None) -> list[str]:
         """Enqueue one job for every enabled schedule due at ``now`` (default: the database's clock),
-        exactly once across workers.
+        exactly once across workers. A schedule whose row cannot be decoded is disabled and logged.
 
         Returns the ids of the jobs enqueued.
         """
@@ -211,12 +234,15 @@ class BaseStorage(ABC):
         """Forget a worker that stopped."""
 
     @abstractmethod
-    async def list_workers(self) -> list[dict[str, Any]]:
-        """The registered workers as rows: id, hostname, pid, queues (comma-separated or None),
-        concurrency, started_at, last_heartbeat."""
+    async def list_workers(self) -> list[WorkerInfo]:
+        """The registered workers, oldest first."""
 
-    async def listen(self, on_notify: Callable[[], None]) -> Callable[[], Awaitable[None]] | None:
-        """Call ``on_notify`` whenever new jobs are committed; return an async stop function.
+    @abstractmethod
+    async def prune_workers(self, older_than: float) -> int:
+        """Forget workers whose heartbeat is more than ``older_than`` seconds old; return how many."""
+
+    async def listen(self, on_notify: Callable[[], None]) -> Subscription | None:
+        """Call ``on_notify`` whenever new jobs are committed, until the subscription is closed.
 
         Stores without push notifications return ``None`` and workers poll instead.
         """

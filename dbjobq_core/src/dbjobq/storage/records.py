@@ -1,63 +1,130 @@
-"""Conversions between table rows and the public records, and job ids."""
+"""Between table rows and the public records: validated rows for new jobs and schedules, and records
+decoded from rows one at a time, so that one undecodable row never fails the rows beside it."""
 
 from __future__ import annotations
 
+import logging
+import math
 import os
-import threading
-import time
-import uuid
-from collections.abc import Mapping
+import socket
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from ..models import Job, JobStatus, Schedule
-from ..serialization import loads
+from .. import scheduling
+from ..models import Job, JobStatus, NewJob, Schedule, WorkerInfo
+from ..serialization import dumps_payload, loads
+from .ids import new_job_id
 
-_id_lock = threading.Lock()
-_last_id: list[int] = [0, 0]  # [milliseconds, random tail] of the last id made in this process
+logger = logging.getLogger(__name__)
 
-
-def new_job_id() -> str:
-    """A time-ordered UUID (version 7 layout).
-
-    Ids sort by creation time, which keeps B-tree inserts local and makes ``id`` a fair tie-breaker;
-    within one millisecond the random tail counts up, so ids made by one process stay ordered.
-    """
-    millis = time.time_ns() // 1_000_000
-    with _id_lock:
-        if millis <= _last_id[0]:
-            millis, tail = _last_id[0], _last_id[1] + 1
-        else:
-            tail = int.from_bytes(os.urandom(9), "big") >> 1  # leaves room to count up
-        _last_id[0], _last_id[1] = millis, tail
-    rand_a, rand_b = (tail >> 62) & 0xFFF, tail & ((1 << 62) - 1)
-    value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
-    return str(uuid.UUID(int=value))
+#: How an undecodable row's ``error`` starts (the shape of an exception line, as ``WorkerLost:`` is).
+UNDECODABLE = "UndecodableJob"
+_MAX_REASON = 200
 
 
-def new_token() -> str:
-    """A random claim token."""
-    return uuid.uuid4().hex
+# -- new rows (validated before anything is written) --------------------------------------------
+def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
+    """The ``dbjobq_jobs`` row for ``new`` enqueued at ``now``, or ``ValueError``/``TypeError`` naming
+    the bad field. Adapters that insert with their own ORM (Django) build rows with this too."""
+    if not new.type or not isinstance(new.type, str):
+        raise ValueError("The job type must be a non-empty string")
+    if len(new.type) > 255:
+        raise ValueError("The job type is longer than 255 characters")
+    if not new.queue or not isinstance(new.queue, str) or len(new.queue) > 64:
+        raise ValueError("queue must be a non-empty string of at most 64 characters")
+    if not isinstance(new.priority, int) or isinstance(new.priority, bool):
+        raise TypeError("priority must be an int")
+    if not isinstance(new.max_retries, int) or new.max_retries < 0:
+        raise ValueError("max_retries must be an int >= 0")
+    if new.execute_at is not None and not math.isfinite(new.execute_at):
+        raise ValueError("execute_at must be finite epoch seconds")
+    return {
+        "id": new_job_id(),
+        "type": new.type,
+        "queue": new.queue,
+        "data": new.data,
+        "status": JobStatus.PENDING.value,
+        "priority": new.priority,
+        "attempts": 0,
+        "max_retries": new.max_retries,
+        "error": None,
+        "result": None,
+        "created_at": now,
+        "updated_at": now,
+        "execute_at": new.execute_at if new.execute_at is not None else now + (new.delay or 0.0),
+        "started_at": None,
+        "finished_at": None,
+        "worker_id": None,
+        "lease_token": None,
+        "lease_expires_at": None,
+    }
 
 
+def schedule_row(schedule: Schedule, now: float) -> dict[str, Any]:
+    """The ``dbjobq_schedules`` columns a create or update writes (validated; ``created_at`` aside)."""
+    scheduling.validate_schedule(schedule)
+    return {
+        "id": schedule.id,
+        "job_type": schedule.job_type,
+        "job_data": dumps_payload(schedule.job_data),
+        "queue": schedule.queue,
+        "schedule_type": str(schedule.schedule_type),
+        "schedule_expression": schedule.schedule_expression,
+        "next_run": float(schedule.next_run),
+        "last_run": schedule.last_run,
+        "enabled": bool(schedule.enabled),
+        "priority": schedule.priority,
+        "max_retries": schedule.max_retries,
+        "updated_at": now,
+    }
+
+
+def worker_row(worker_id: str, queues: Sequence[str] | None, concurrency: int, now: float) -> dict[str, Any]:
+    """The ``dbjobq_workers`` row of a worker starting in this process."""
+    return {
+        "id": worker_id,
+        "hostname": socket.gethostname()[:255],
+        "pid": os.getpid(),
+        "queues": ",".join(queues) if queues else None,
+        "concurrency": concurrency,
+        "started_at": now,
+        "last_heartbeat": now,
+    }
+
+
+# -- records from rows (decoded field by field) ---------------------------------------------------
 def to_datetime(epoch: float | None) -> datetime | None:
     """Epoch seconds as an aware UTC datetime."""
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-def job_from_row(row: Mapping[Any, Any]) -> Job:
-    """Build a Job from a ``dbjobq_jobs`` row mapping."""
-    return Job(
+def decode_job(row: Mapping[Any, Any]) -> tuple[Job, str | None]:
+    """The Job of a ``dbjobq_jobs`` row, and why the row cannot be decoded whole (``None`` if it can).
+
+    Data that is not a JSON object (not JSON, nested too deeply, another JSON type) becomes ``{}``, a
+    result that is not JSON ``None``, a status DBJobQ does not know ``failed``: the caller decides
+    what to do with the reason (a claim fails the job, a listing shows it in ``error``).
+    """
+    problems: list[str] = []
+    data = _decode(row["data"], "data", problems, want_object=True)
+    result = _decode(row["result"], "result", problems, want_object=False)
+    try:
+        status = JobStatus(row["status"])
+    except ValueError:
+        status = JobStatus.FAILED
+        problems.append(f"its status {_short(repr(row['status']))} is not a DBJobQ status")
+    job = Job(
         id=row["id"],
         type=row["type"],
-        data=loads(row["data"]) or {},
-        status=JobStatus(row["status"]),
+        data=data if data is not None else {},
+        status=status,
         queue=row["queue"],
         priority=row["priority"],
         attempts=row["attempts"],
         max_retries=row["max_retries"],
         error=row["error"],
-        result=loads(row["result"]),
+        result=result,
         created_at=to_datetime(row["created_at"]),
         updated_at=to_datetime(row["updated_at"]),
         execute_at=to_datetime(row["execute_at"]),
@@ -67,14 +134,26 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
         lease_token=row["lease_token"],
         lease_expires_at=to_datetime(row["lease_expires_at"]),
     )
+    return job, "; ".join(problems) or None
 
 
-def schedule_from_row(row: Mapping[Any, Any]) -> Schedule:
-    """Build a Schedule from a ``dbjobq_schedules`` row mapping."""
-    return Schedule(
+def job_from_row(row: Mapping[Any, Any]) -> Job:
+    """The Job of a row for reading (get, list): an undecodable row is shown as such in ``error``."""
+    job, problem = decode_job(row)
+    if problem is not None:
+        note = f"{UNDECODABLE}: DBJobQ cannot decode this job's stored row: {problem}"
+        job.error = note if not job.error else f"{note}\n\n{job.error}"
+    return job
+
+
+def decode_schedule(row: Mapping[Any, Any]) -> tuple[Schedule, str | None]:
+    """The Schedule of a ``dbjobq_schedules`` row, and why its job data cannot be decoded (else ``None``)."""
+    problems: list[str] = []
+    job_data = _decode(row["job_data"], "job data", problems, want_object=True)
+    schedule = Schedule(
         id=row["id"],
         job_type=row["job_type"],
-        job_data=loads(row["job_data"]) or {},
+        job_data=job_data if job_data is not None else {},
         schedule_type=row["schedule_type"],
         schedule_expression=row["schedule_expression"],
         next_run=float(row["next_run"]),
@@ -86,3 +165,50 @@ def schedule_from_row(row: Mapping[Any, Any]) -> Schedule:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+    return schedule, "; ".join(problems) or None
+
+
+def schedule_from_row(row: Mapping[Any, Any]) -> Schedule:
+    """The Schedule of a row for reading; undecodable job data is shown as ``{}`` and logged."""
+    schedule, problem = decode_schedule(row)
+    if problem is not None:
+        logger.warning(
+            "Schedule %s cannot be decoded: %s",
+            schedule.id,
+            problem,
+            extra={"action": "schedule_undecodable", "schedule_id": schedule.id},
+        )
+    return schedule
+
+
+def worker_from_row(row: Mapping[Any, Any]) -> WorkerInfo:
+    """The WorkerInfo of a ``dbjobq_workers`` row."""
+    return WorkerInfo(
+        id=row["id"],
+        hostname=row["hostname"],
+        pid=row["pid"],
+        queues=row["queues"].split(",") if row["queues"] else None,
+        concurrency=row["concurrency"],
+        started_at=float(row["started_at"]),
+        last_heartbeat=float(row["last_heartbeat"]),
+    )
+
+
+def _decode(text: str | None, what: str, problems: list[str], *, want_object: bool) -> Any:
+    """``text`` decoded as JSON, or ``None`` with the reason appended to ``problems``."""
+    try:
+        value = loads(text)
+    except RecursionError:
+        problems.append(f"its {what} is nested too deeply to decode")
+        return None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        problems.append(f"its {what} is not valid JSON ({_short(str(exc))})")
+        return None
+    if want_object and value is not None and not isinstance(value, dict):
+        problems.append(f"its {what} is a JSON {type(value).__name__}, not an object")
+        return None
+    return value
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"

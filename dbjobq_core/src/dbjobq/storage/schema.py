@@ -20,9 +20,11 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    literal_column,
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ColumnClause
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
 SCHEMA_VERSION = 2
@@ -94,6 +96,11 @@ Index(
 Index("ix_dbjobq_jobs_lease_mysql", jobs.c.status, jobs.c.lease_expires_at).ddl_if(
     callable_=_dialect_in("mysql", "mariadb")
 )
+# Where a partial index is meant to serve a query, its status is inlined as an SQL literal, not a bound
+# parameter: a prepared statement's generic plan (PostgreSQL) or SQLite's planner cannot match
+# `status = $1` with an index's `WHERE status = 'pending'`, and would scan every row of that status.
+PENDING_SQL: ColumnClause[str] = literal_column("'pending'")
+RUNNING_SQL: ColumnClause[str] = literal_column("'running'")
 # Retention, purge and listing by status.
 Index("ix_dbjobq_jobs_status_finished", jobs.c.status, jobs.c.finished_at)
 # Schema version 2. Per-queue views (the dashboard, `stats`): counts by (queue, status) are index-only

@@ -1,17 +1,14 @@
-"""Database URLs: which ones DBJobQ accepts and the engine options each database gets."""
+"""Database URLs: which ones DBJobQ accepts (each database's engine options live in ``dialects``)."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from ..errors import ConfigurationError, StorageError
+from ..errors import ConfigurationError
 from ..redaction import mask_url
 
 #: Supported backend -> (async driver, extra that installs it).
@@ -84,43 +81,6 @@ def _shown(url: object) -> str:
     return f" {mask_url(text)!r}" if "://" in text else " (not shown: it does not look like scheme://…)"
 
 
-def check_sqlite_directory(url: URL) -> None:
-    """Raise ``StorageError`` naming the directory if a SQLite database file's directory is missing.
-
-    Checked before connecting: SQLite's own "unable to open database file" names nothing.
-    """
-    if url.get_backend_name() != "sqlite" or is_memory_sqlite(url) or url.query.get("uri"):
-        return
-    directory = Path(str(url.database)).expanduser().absolute().parent
-    if not directory.is_dir():
-        raise StorageError(
-            f"Cannot open the SQLite database {url.database!r}: the directory {str(directory)!r} does not exist"
-        )
-
-
 def is_memory_sqlite(url: URL) -> bool:
     """True for an in-memory SQLite database."""
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-
-
-def engine_options(url: URL, **overrides: Any) -> dict[str, Any]:
-    """``create_async_engine`` options for ``url``: DBJobQ's defaults for that database under ``overrides``.
-
-    A ``poolclass`` among the overrides drops the default pool sizing, which it may not accept.
-    """
-    defaults = _default_engine_options(url)
-    if "poolclass" in overrides:
-        defaults = {k: v for k, v in defaults.items() if k not in POOL_OPTIONS and k != "poolclass"}
-    return {**defaults, **overrides}
-
-
-def _default_engine_options(url: URL) -> dict[str, Any]:
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        # SQLite has one writer at a time: one connection per process queues this process's work
-        # instead of failing with "database is locked", and keeps an in-memory database alive.
-        return {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
-    if backend in ("mysql", "mariadb"):
-        # READ COMMITTED avoids InnoDB gap locks between concurrent claimers.
-        return {"isolation_level": "READ COMMITTED", "pool_recycle": 3600, "pool_size": 10, "max_overflow": 10}
-    return {"pool_size": 10, "max_overflow": 10}

@@ -1,0 +1,35 @@
+"""One module per database: what differs between SQLite, PostgreSQL and MySQL/MariaDB lives there.
+
+:class:`~.default.DefaultImpl` runs DBJobQ's statements through SQLAlchemy Core, choosing by
+capability; ``sqlite``, ``postgresql`` and ``mysql`` override what their database does differently.
+A module is imported only when a URL of its database is opened, so a driver is needed only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from .default import Claim, DefaultImpl
+
+__all__ = ["Claim", "DefaultImpl", "impl_for"]
+
+
+def impl_for(url: URL, engine_options: Mapping[str, Any]) -> DefaultImpl:
+    """The implementation for ``url``'s database (a URL :func:`..urls.parse_url` accepted)."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        from .sqlite import SQLiteImpl
+
+        return SQLiteImpl(url, engine_options)
+    if backend == "postgresql":
+        from .postgresql import PostgresqlImpl  # imports asyncpg
+
+        return PostgresqlImpl(url, engine_options)
+    if backend in ("mysql", "mariadb"):
+        from .mysql import MySQLImpl
+
+        return MySQLImpl(url, engine_options)
+    return DefaultImpl(url, engine_options)

@@ -1,0 +1,234 @@
+"""PostgreSQL: enqueue and claim straight through asyncpg (the hot path), and LISTEN for wake-ups.
+
+Imported only when a PostgreSQL URL is opened, so asyncpg is needed only then.
+
+Enqueue and claim run for every job; everything else goes through SQLAlchemy. Through SQLAlchemy's
+execute path (pool checkout with isolation-level switching, parameter and result processing, greenlet
+hops) one enqueue costs about 430 µs of Python; through asyncpg with its cached prepared statements
+about 110 µs, which is most of the difference between 1,200 and 2,300 enqueues per second on one
+connection. Bulk enqueues use binary ``COPY``, several times faster than a multi-row INSERT. Their
+column lists come from :mod:`..schema`, so the table keeps one definition.
+
+Calls go through one kept connection while it is free (an uncontended call skips pool bookkeeping,
+about 45 µs of the 150), and through a small asyncpg pool when calls overlap (opened on first need, up
+to the SQLAlchemy pool's size); both connect with the engine's URL and ``connect_args``. When the
+engine pools nothing (``NullPool``, e.g. the Django adapter serving many event loops), neither does
+the path: each call opens and closes its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import NullPool
+
+from ..database import Database, wrap_driver_errors
+from ..schema import NOTIFY_CHANNEL, jobs
+from .default import Claim, DefaultImpl
+
+logger = logging.getLogger(__name__)
+
+_COLUMNS: tuple[str, ...] = tuple(column.name for column in jobs.c)
+_INSERT_SQL = (
+    f"INSERT INTO {jobs.name} ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))})"
+)
+# Claim: lock the first due pending rows in the claim index's order, skipping rows other claimers
+# hold, and mark them running in the same statement. 'pending' and 'running' are literals so the
+# generic plan of the prepared statement can use the partial index (WHERE status = 'pending').
+_CLAIM_TEMPLATE = f"""
+UPDATE {jobs.name} SET status = 'running', attempts = attempts + 1, worker_id = $1, lease_token = $2,
+    lease_expires_at = $3, started_at = $4, updated_at = $4
+WHERE id IN (
+    SELECT id FROM {jobs.name}
+    WHERE status = 'pending' AND execute_at <= $4 {{queue_filter}}
+    ORDER BY priority DESC, execute_at, id
+    LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING {', '.join(_COLUMNS)}
+"""
+#: The claim statement: $1 worker id, $2 claim token, $3 lease expiry, $4 now, $5 limit (and $6 queues).
+CLAIM_SQL = _CLAIM_TEMPLATE.format(queue_filter="")
+CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($6::varchar[])")
+
+# SQLAlchemy's asyncpg adapter takes these connect arguments itself; asyncpg.connect() does not.
+_ADAPTER_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
+# asyncpg's errors, wrapped like SQLAlchemy's: a server error, or a lost connection.
+_SERVER_ERRORS = (asyncpg.PostgresError,)
+_CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
+class PostgresqlImpl(DefaultImpl):
+    """PostgreSQL through asyncpg: the hot path for enqueue and claim, LISTEN/NOTIFY for wake-ups."""
+
+    name = "postgresql"
+    supports_notifications = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fastpath: FastPath | None = None
+
+    def fastpath(self, engine: AsyncEngine) -> FastPath:
+        """The asyncpg hot path, connecting as ``engine`` does (created on first use)."""
+        if self._fastpath is None:
+            _args, connect_kwargs = engine.dialect.create_connect_args(engine.url)
+            connect_kwargs.update(self.engine_options.get("connect_args", {}))
+            self._fastpath = FastPath(
+                connect_kwargs,
+                max_size=int(self.engine_options.get("pool_size", 10)),
+                pooled=not isinstance(engine.sync_engine.pool, NullPool),
+            )
+        return self._fastpath
+
+    async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
+        """A prepared INSERT for one row, binary COPY for several."""
+        await self.fastpath(db.engine).insert(rows)
+
+    async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
+        """``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``, prepared, autocommitted."""
+        return await self.fastpath(db.engine).claim(claim)
+
+    async def listen(self, engine: AsyncEngine, on_notify: Callable[[], None]) -> Listener:
+        """LISTEN on a connection of its own."""
+        with wrap_driver_errors(
+            "Could not LISTEN", driver_errors=_SERVER_ERRORS, connection_errors=_CONNECTION_ERRORS
+        ):
+            return await Listener.open(engine, on_notify)
+
+    async def close(self) -> None:
+        """Close the hot path's connections."""
+        fastpath, self._fastpath = self._fastpath, None
+        if fastpath is not None:
+            await fastpath.close()
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to reset, the fast path leaves no session state behind.
+
+    (asyncpg's default reset costs a round trip per release: UNLISTEN, RESET ALL, CLOSE ALL…)
+    """
+
+
+class FastPath:
+    """Enqueue and claim on PostgreSQL through plain asyncpg connections."""
+
+    def __init__(self, connect_kwargs: Mapping[str, Any], *, max_size: int, pooled: bool = True) -> None:
+        self._connect_kwargs = {k: v for k, v in connect_kwargs.items() if k not in _ADAPTER_ONLY_ARGS}
+        self._max_size = max(1, max_size)
+        self._pooled = pooled
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._kept: asyncpg.Connection | None = None
+        self._kept_lock = asyncio.Lock()
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        min_size=0, max_size=self._max_size, reset=_keep_session, **self._connect_kwargs
+                    )
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection (pooled unless the engine pools nothing), with driver errors wrapped in StorageError."""
+        with wrap_driver_errors(driver_errors=_SERVER_ERRORS, connection_errors=_CONNECTION_ERRORS):
+            if self._pooled and not self._kept_lock.locked():
+                async with self._kept_lock:
+                    if self._kept is None or self._kept.is_closed():
+                        self._kept = await asyncpg.connect(**self._connect_kwargs)
+                    yield self._kept
+            elif self._pooled:
+                pool = await self._get_pool()
+                async with pool.acquire() as connection:
+                    yield connection
+            else:
+                connection = await asyncpg.connect(**self._connect_kwargs)
+                try:
+                    yield connection
+                finally:
+                    await connection.close()
+
+    async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert job rows (every column of ``dbjobq_jobs``): one prepared INSERT, or one COPY for several."""
+        records = [tuple(row[name] for name in _COLUMNS) for row in rows]
+        async with self._connection() as connection:
+            if len(records) == 1:
+                await connection.execute(_INSERT_SQL, *records[0])
+            else:
+                # COPY fires the statement-level NOTIFY trigger like an INSERT does.
+                async with connection.transaction():
+                    await connection.copy_records_to_table(jobs.name, records=records, columns=_COLUMNS)
+
+    async def claim(self, claim: Claim) -> list[asyncpg.Record]:
+        """Claim up to ``claim.limit`` due jobs in one autocommitted statement; the claimed rows."""
+        args: list[Any] = [claim.worker_id, claim.token, claim.lease_expires_at, claim.now, claim.limit]
+        sql = CLAIM_SQL
+        if claim.queues:
+            sql = CLAIM_QUEUES_SQL
+            args.append(list(claim.queues))
+        async with self._connection() as connection:
+            return list(await connection.fetch(sql, *args))
+
+    async def close(self) -> None:
+        """Close the connections (waits for ones in use, then terminates stragglers)."""
+        kept, self._kept = self._kept, None
+        pool, self._pool = self._pool, None
+        for resource in (kept, pool):
+            if resource is None:
+                continue
+            try:
+                await asyncio.wait_for(resource.close(), timeout=10)
+            except Exception:  # a timeout, or a connection already broken
+                logger.debug("Closing %r failed; terminating it", resource, exc_info=True)
+                resource.terminate()
+
+
+class Listener:
+    """A live LISTEN on :data:`NOTIFY_CHANNEL`; ``alive`` turns False if the connection is lost."""
+
+    def __init__(self, connection: AsyncConnection, driver_connection: Any, callback: Callable[..., None]) -> None:
+        self._connection = connection
+        self._driver = driver_connection
+        self._callback = callback
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine, on_notify: Callable[[], None]) -> Listener:
+        """Check a connection out of ``engine`` and LISTEN on it."""
+        connection = await engine.connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+
+            def callback(*_args: Any) -> None:
+                on_notify()
+
+            await driver.add_listener(NOTIFY_CHANNEL, callback)
+        except BaseException:
+            await connection.close()
+            raise
+        logger.debug("Listening on %s", NOTIFY_CHANNEL, extra={"action": "listen"})
+        return cls(connection, driver, callback)
+
+    @property
+    def alive(self) -> bool:
+        """False once the server closed the connection."""
+        return not self._driver.is_closed()
+
+    async def close(self) -> None:
+        """Stop listening and give the connection back (discarding it if it broke)."""
+        try:
+            if self.alive:
+                await self._driver.remove_listener(NOTIFY_CHANNEL, self._callback)
+        except Exception:  # the connection is being thrown away anyway
+            logger.debug("UNLISTEN failed", exc_info=True)
+            await self._connection.invalidate()
+        await self._connection.close()

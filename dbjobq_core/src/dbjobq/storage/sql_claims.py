@@ -1,0 +1,184 @@
+"""SQLAlchemyStorage's claims: what workers do with jobs — claim them, record outcomes, renew leases,
+release them at shutdown, and recover the jobs of workers that died."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .. import errors
+from ..models import Job, JobStatus, Outcome
+from . import records
+from .database import Database
+from .dialects import Claim
+from .ids import new_token
+from .schema import RUNNING_SQL, jobs, workers
+
+logger = logging.getLogger(__name__)
+
+#: Claims per UPDATE when recording outcomes or releasing jobs (two parameters each; keeps statements
+#: under every driver's parameter limit).
+CLAIM_BATCH_SIZE = 1000
+
+_RUNNING = JobStatus.RUNNING.value
+
+
+class ClaimsSQL:
+    """Part of :class:`~.sqlalchemy_storage.SQLAlchemyStorage`: the statements a worker runs."""
+
+    _db: Database
+
+    async def claim_jobs(
+        self, limit: int, *, worker_id: str, lease_timeout: float, queues: Sequence[str] | None = None
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs in one round trip (the database's claim: see ``dialects``).
+
+        Rows are decoded one by one: a row that cannot be decoded is failed, fenced by this claim's
+        token, and the rest of the batch is returned.
+        """
+        if limit <= 0:
+            return []
+        now = time.time()
+        claim = Claim(limit, worker_id, new_token(), now, now + lease_timeout, queues)
+        claimed: list[Job] = []
+        undecodable: list[Outcome] = []
+        for row in await self._db.impl.claim(self._db, claim):
+            job, problem = records.decode_job(row)
+            if problem is None:
+                claimed.append(job)
+            else:
+                undecodable.append(Outcome(job.id, claim.token, JobStatus.FAILED, error=_undecodable_error(problem)))
+        if undecodable:
+            await self._fail_undecodable(undecodable)
+        claimed.sort(key=lambda j: (-j.priority, j.execute_at or 0, j.id))
+        return claimed
+
+    async def _fail_undecodable(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            logger.error(
+                "Job %s failed without running: %s",
+                outcome.job_id,
+                outcome.error,
+                extra={"action": "job_undecodable", "job_id": outcome.job_id},
+            )
+        try:
+            await self.record_outcomes(outcomes)
+        except errors.StorageError:
+            # The claimed good jobs must still run; these rows' leases expire and they are claimed again.
+            logger.exception("Could not fail the undecodable jobs", extra={"action": "job_undecodable"})
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> set[str]:
+        """Record outcomes in one transaction, one UPDATE per kind of outcome; return the accepted ids."""
+        if not outcomes:
+            return set()
+        now = time.time()
+        groups: dict[tuple[Any, ...], list[Outcome]] = {}
+        for outcome in outcomes:
+            key = (outcome.status, outcome.result, outcome.error, outcome.retry_in)
+            groups.setdefault(key, []).append(outcome)
+        accepted: set[str] = set()
+        # The usual case, one kind of outcome, is one statement where the database returns the ids.
+        single = len(groups) == 1 and len(outcomes) <= CLAIM_BATCH_SIZE and self._db.engine.dialect.update_returning
+        async with self._db.write(single_statement=single) as conn:
+            for (status, result, error, retry_in), members in groups.items():
+                values: dict[str, Any] = {
+                    "status": status.value,
+                    "updated_at": now,
+                    "lease_token": None,
+                    "lease_expires_at": None,
+                    "result": result,
+                }
+                if error is not None:
+                    values["error"] = error
+                if status is JobStatus.PENDING:
+                    values["execute_at"] = now + (retry_in or 0.0)
+                else:
+                    values["finished_at"] = now
+                claims = [(o.job_id, o.lease_token) for o in members]
+                accepted |= await self._update_claimed(conn, claims, values)
+        return accepted
+
+    async def _update_claimed(
+        self, conn: AsyncConnection, claims: Sequence[tuple[str, str]], values: dict[str, Any]
+    ) -> set[str]:
+        """Apply ``values`` to the running jobs that still hold these (id, token) claims (fencing).
+
+        One statement per :data:`CLAIM_BATCH_SIZE` claims, whatever their number.
+        """
+        updated: set[str] = set()
+        for start in range(0, len(claims), CLAIM_BATCH_SIZE):
+            batch = list(claims[start : start + CLAIM_BATCH_SIZE])
+            held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING)
+            updated |= await self._db.impl.update_returning_ids(conn, held, values)
+        return updated
+
+    async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
+        """Renew the leases of the worker's running jobs and its heartbeat; return the ids it holds."""
+        now = time.time()
+        mine = and_(jobs.c.worker_id == worker_id, jobs.c.status == _RUNNING)
+        async with self._db.transaction() as conn:
+            await conn.execute(update(workers).where(workers.c.id == worker_id).values(last_heartbeat=now))
+            return await self._db.impl.update_returning_ids(conn, mine, {"lease_expires_at": now + lease_timeout})
+
+    async def release_jobs(self, claims: Sequence[tuple[str, str]]) -> int:
+        """Put claimed jobs back to pending without counting the interrupted attempt."""
+        if not claims:
+            return 0
+        values = {
+            "status": JobStatus.PENDING.value,
+            "attempts": jobs.c.attempts - 1,
+            "worker_id": None,
+            "lease_token": None,
+            "lease_expires_at": None,
+            "updated_at": time.time(),
+        }
+        async with self._db.transaction() as conn:
+            return len(await self._update_claimed(conn, claims, values))
+
+    async def recover_expired_leases(self) -> tuple[int, int]:
+        """Requeue running jobs whose lease expired (their worker died); fail those out of attempts."""
+        now = time.time()
+        expired = and_(jobs.c.status == RUNNING_SQL, jobs.c.lease_expires_at < now)
+        cleared = {"worker_id": None, "lease_token": None, "lease_expires_at": None, "updated_at": now}
+        async with self._db.transaction() as conn:
+            failed = await conn.execute(
+                update(jobs)
+                .where(expired, jobs.c.attempts > jobs.c.max_retries)
+                .values(
+                    status=JobStatus.FAILED.value,
+                    finished_at=now,
+                    error="WorkerLost: the worker running this job stopped renewing its lease (it crashed "
+                    "or was killed) and the job has no retries left",
+                    **cleared,
+                )
+            )
+            requeued = await conn.execute(
+                update(jobs)
+                .where(expired)
+                .values(
+                    status=JobStatus.PENDING.value,
+                    execute_at=now,
+                    error="WorkerLost: the worker running this job stopped renewing its lease; requeued",
+                    **cleared,
+                )
+            )
+        if requeued.rowcount or failed.rowcount:
+            logger.warning(
+                "Recovered jobs from lost workers: %d requeued, %d failed",
+                requeued.rowcount,
+                failed.rowcount,
+                extra={"action": "recover_leases"},
+            )
+        return requeued.rowcount, failed.rowcount
+
+
+def _undecodable_error(problem: str) -> str:
+    return (
+        f"{records.UNDECODABLE}: DBJobQ cannot decode this job's stored row: {problem}. "
+        "It was failed without running; enqueue it again with valid data."
+    )

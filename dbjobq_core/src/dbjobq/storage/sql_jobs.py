@@ -1,0 +1,210 @@
+"""SQLAlchemyStorage's jobs: enqueueing, reading and counting them, and managing them by hand."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+
+from ..models import FINISHED_STATUSES, Job, JobStatus, NewJob
+from ..serialization import dumps_payload
+from . import records
+from .database import Database
+from .dialects.default import INSERT_BATCH_SIZE
+from .schema import PENDING_SQL, jobs
+from .sql_views import job_filters
+
+_FINISHED = [s.value for s in FINISHED_STATUSES]
+
+
+class JobsSQL:
+    """Part of :class:`~.sqlalchemy_storage.SQLAlchemyStorage`: every job statement but the worker's claims."""
+
+    _db: Database
+
+    # -- enqueueing ---------------------------------------------------------------------------
+    async def enqueue(
+        self,
+        job_type: str,
+        data: dict[str, Any] | str | None = None,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        max_retries: int = 0,
+        execute_at: float | None = None,
+        connection: Any = None,
+    ) -> str:
+        """Insert one pending job and return its id (inside ``connection``'s transaction if given)."""
+        new = NewJob(job_type, dumps_payload(data), queue, priority, max_retries, execute_at)
+        return (await self.enqueue_many([new], connection=connection))[0]
+
+    async def enqueue_many(self, jobs_: Sequence[NewJob], *, connection: Any = None) -> list[str]:
+        """Insert many jobs (validated first, nothing written if one is bad); their ids in order."""
+        now = time.time()
+        rows = [records.new_job_row(new, now) for new in jobs_]
+        if not rows:
+            return []
+        if connection is not None:
+            # The caller's AsyncConnection or AsyncSession: the jobs commit or roll back with it.
+            for start in range(0, len(rows), INSERT_BATCH_SIZE):
+                await connection.execute(insert(jobs), rows[start : start + INSERT_BATCH_SIZE])
+        else:
+            await self._db.impl.insert_jobs(self._db, rows)
+        return [row["id"] for row in rows]
+
+    # -- reading ------------------------------------------------------------------------------
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job with that id, or ``None``."""
+        async with self._db.transaction() as conn:
+            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).mappings().first()
+        return None if row is None else records.job_from_row(row)
+
+    async def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        queue: str | None = None,
+        job_type: str | None = None,
+    ) -> list[Job]:
+        """Jobs by id (creation order), optionally filtered by status, queue and type; an undecodable
+        row is listed with the reason in ``error``."""
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        if offset < 0:
+            raise ValueError("offset must be >= 0")
+        stmt = select(jobs).order_by(jobs.c.id).offset(offset or None).limit(limit)
+        if status is not None:
+            stmt = stmt.where(jobs.c.status == JobStatus.parse(status).value)
+        if queue is not None:
+            stmt = stmt.where(jobs.c.queue == queue)
+        if job_type is not None:
+            stmt = stmt.where(jobs.c.type == job_type)
+        async with self._db.transaction() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [records.job_from_row(row) for row in rows]
+
+    async def count_jobs(self) -> dict[tuple[str, str], int]:
+        """Job counts keyed by (queue, status)."""
+        stmt = select(jobs.c.queue, jobs.c.status, func.count()).group_by(jobs.c.queue, jobs.c.status)
+        async with self._db.transaction() as conn:
+            return {(q, s): n for q, s, n in (await conn.execute(stmt)).all()}
+
+    async def count_finished(self, within: float) -> int:
+        """How many jobs completed or failed in the last ``within`` seconds."""
+        stmt = select(func.count()).where(
+            jobs.c.status.in_([JobStatus.COMPLETED.value, JobStatus.FAILED.value]),
+            jobs.c.finished_at >= time.time() - within,
+        )
+        async with self._db.transaction() as conn:
+            return int((await conn.execute(stmt)).scalar() or 0)
+
+    async def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
+        """Seconds until the soonest pending job (in ``queues``) falls due (0 or less: due now), or ``None``."""
+        stmt = select(func.min(jobs.c.execute_at)).where(jobs.c.status == PENDING_SQL)
+        if queues:
+            stmt = stmt.where(jobs.c.queue.in_(list(queues)))
+        async with self._db.transaction() as conn:
+            due = (await conn.execute(stmt)).scalar()
+        return None if due is None else float(due) - time.time()
+
+    # -- managing -----------------------------------------------------------------------------
+    async def cancel_job(self, job_id: str) -> bool:
+        """Cancel a pending or running job. A running job's late outcome is then rejected."""
+        now = time.time()
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value]))
+            .values(
+                status=JobStatus.CANCELLED.value,
+                finished_at=now,
+                updated_at=now,
+                lease_token=None,
+                lease_expires_at=None,
+            )
+        )
+        async with self._db.transaction() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def retry_job(self, job_id: str) -> bool:
+        """Send a failed or cancelled job back to pending, due now, with its attempts reset."""
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.FAILED.value, JobStatus.CANCELLED.value]))
+            .values(**_retried_values(time.time()))
+        )
+        async with self._db.transaction() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a finished job; False if it is pending or running (cancel it first) or unknown."""
+        stmt = delete(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(_FINISHED))
+        async with self._db.transaction() as conn:
+            return bool((await conn.execute(stmt)).rowcount)
+
+    async def retry_failed(
+        self, *, queue: str | None = None, job_type: str | None = None, batch_size: int = 1000
+    ) -> int:
+        """Send every failed job (of ``queue``/``job_type``) back to pending as :meth:`retry_job` does,
+        in batches of ``batch_size`` (short transactions beside running workers); return how many."""
+        failed = job_filters(JobStatus.FAILED, queue, job_type)
+        total = 0
+        while True:
+            now = time.time()
+            async with self._db.transaction() as conn:
+                ids = list((await conn.execute(select(jobs.c.id).where(*failed).limit(batch_size))).scalars().all())
+                if ids:
+                    result = await conn.execute(
+                        update(jobs).where(jobs.c.id.in_(ids), *failed).values(**_retried_values(now))
+                    )
+                    total += result.rowcount
+            if len(ids) < batch_size:
+                return total
+
+    async def purge(
+        self,
+        older_than: float,
+        statuses: Sequence[JobStatus | str] = FINISHED_STATUSES,
+        *,
+        batch_size: int = 5000,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete finished jobs older than ``older_than`` seconds, in batches; return how many."""
+        if older_than < 0 or not math.isfinite(older_than):
+            raise ValueError("older_than must be a non-negative number of seconds")
+        wanted = [JobStatus.parse(s) for s in statuses]
+        if any(s not in FINISHED_STATUSES for s in wanted):
+            raise ValueError("Only finished jobs (completed, failed, cancelled) can be purged")
+        cutoff = time.time() - older_than
+        victims = (
+            select(jobs.c.id)
+            .where(jobs.c.status.in_([s.value for s in wanted]), jobs.c.finished_at < cutoff)
+            .limit(batch_size)
+        )
+        total = 0
+        while True:
+            async with self._db.transaction() as conn:
+                ids = (await conn.execute(victims)).scalars().all()
+                if ids:
+                    await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+            total += len(ids)
+            if on_progress is not None and ids:
+                on_progress(len(ids))
+            if len(ids) < batch_size:
+                return total
+
+
+def _retried_values(now: float) -> dict[str, Any]:
+    """A retried job: pending, due now, with fresh attempts (its last error stays until it runs)."""
+    return {
+        "status": JobStatus.PENDING.value,
+        "attempts": 0,
+        "execute_at": now,
+        "updated_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "worker_id": None,
+    }

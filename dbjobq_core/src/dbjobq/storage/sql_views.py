@@ -1,0 +1,128 @@
+"""SQLAlchemyStorage's operators' views (the dashboard, ``dbjobq stats``): per-queue figures, filtered
+counts, pages of job summaries and throughput, each bounded by an index whatever the table holds."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from ..models import FINISHED_STATUSES, Job, JobStatus, QueueStats
+from . import records
+from .database import Database
+from .schema import jobs
+
+#: Characters of a job's error that a page of job summaries carries.
+SUMMARY_ERROR_CHARS = 300
+#: Queues whose figures one round trip reads.
+_QUEUES_PER_STATEMENT = 20
+
+
+def job_filters(status: JobStatus | str | None, queue: str | None, job_type: str | None) -> list[ColumnElement[bool]]:
+    """The WHERE conditions for jobs of ``status``, on ``queue``, of ``job_type`` (each optional)."""
+    found: list[ColumnElement[bool]] = []
+    if status is not None:
+        found.append(jobs.c.status == JobStatus.parse(status).value)
+    if queue is not None:
+        found.append(jobs.c.queue == queue)
+    if job_type is not None:
+        found.append(jobs.c.type == job_type)
+    return found
+
+
+class ViewsSQL:
+    """Part of :class:`~.sqlalchemy_storage.SQLAlchemyStorage`: what operators' tools read."""
+
+    _db: Database
+
+    async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
+        """Every queue with jobs: counts by status and its oldest due pending job, read from the
+        (queue, status, execute_at) index only.
+
+        Pending and running jobs are counted exactly; a finished status stops counting past
+        ``count_cap`` and is then marked capped, so the cost stays bounded however many finished
+        jobs the table keeps.
+        """
+        now = time.time()
+        async with self._db.transaction() as conn:
+            names = list((await conn.execute(self._db.impl.queue_names())).scalars().all())
+            found: list[QueueStats] = []
+            for start in range(0, len(names), _QUEUES_PER_STATEMENT):
+                chunk = names[start : start + _QUEUES_PER_STATEMENT]
+                columns: list[Any] = []
+                for name in chunk:
+                    in_queue = (jobs.c.queue == name,)
+                    for status in JobStatus:
+                        rows = select(jobs.c.execute_at).where(*in_queue, jobs.c.status == status.value)
+                        if status in FINISHED_STATUSES:
+                            rows = rows.limit(count_cap + 1)
+                        columns.append(select(func.count()).select_from(rows.subquery()).scalar_subquery())
+                    oldest = (
+                        select(jobs.c.execute_at)
+                        .where(*in_queue, jobs.c.status == JobStatus.PENDING.value, jobs.c.execute_at <= now)
+                        .order_by(jobs.c.execute_at)
+                        .limit(1)
+                    )
+                    columns.append(oldest.scalar_subquery())
+                row = (await conn.execute(select(*columns))).one()
+                width = len(JobStatus) + 1
+                for i, name in enumerate(chunk):
+                    values = row[i * width : (i + 1) * width]
+                    stats = QueueStats(name, oldest_due_at=None if values[-1] is None else float(values[-1]))
+                    for status, count in zip(JobStatus, values[:-1], strict=True):
+                        stats.counts[status.value] = min(int(count), count_cap)
+                        if count > count_cap:
+                            stats.capped.add(status.value)
+                    found.append(stats)
+        return found
+
+    async def count_matching(
+        self, *, status: JobStatus | str | None = None, queue: str | None = None, job_type: str | None = None
+    ) -> int:
+        """How many jobs match every given filter."""
+        stmt = select(func.count()).select_from(jobs).where(*job_filters(status, queue, job_type))
+        async with self._db.transaction() as conn:
+            return int((await conn.execute(stmt)).scalar() or 0)
+
+    async def page_jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """One page of job summaries, newest first, paged by id (ids are time-ordered): the jobs just
+        older than ``before``, or just newer than ``after``, or the newest. Summaries: ``data`` and
+        ``result`` are not loaded and ``error`` holds at most its first :data:`SUMMARY_ERROR_CHARS`
+        characters, so a page costs the same whatever the payloads weigh."""
+        if not 0 < limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        summary = [c for c in jobs.c if c.name not in ("data", "result", "error")]
+        error = func.substr(jobs.c.error, 1, SUMMARY_ERROR_CHARS).label("error")
+        stmt = select(*summary, error).where(*job_filters(status, queue, job_type)).limit(limit)
+        if after is not None:
+            stmt = stmt.where(jobs.c.id > after).order_by(jobs.c.id)
+        else:
+            stmt = stmt.order_by(jobs.c.id.desc())
+            if before is not None:
+                stmt = stmt.where(jobs.c.id < before)
+        async with self._db.transaction() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        found = [records.job_from_row({**row, "data": None, "result": None}) for row in rows]
+        return found[::-1] if after is not None else found
+
+    async def finished_per_minute(self, since: float) -> list[tuple[float, str, int]]:
+        """Completed and failed jobs per minute since ``since``: (minute start, status, count) rows,
+        read from the (status, finished_at) index."""
+        minute = self._db.impl.whole_minutes(jobs.c.finished_at)
+        stmt = (
+            select(minute.label("minute"), jobs.c.status, func.count())
+            .where(jobs.c.status.in_([JobStatus.COMPLETED.value, JobStatus.FAILED.value]), jobs.c.finished_at >= since)
+            .group_by(minute, jobs.c.status)
+        )
+        async with self._db.transaction() as conn:
+            return [(float(m) * 60, s, int(n)) for m, s, n in (await conn.execute(stmt)).all()]
