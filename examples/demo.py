@@ -90,7 +90,7 @@ def dbjobq_command() -> str:
     return os.path.relpath(beside) if not os.path.relpath(beside).startswith("..") else str(beside)
 
 
-async def run_jobs(storage: SQLAlchemyStorage, queue: JobQueue, total: int) -> float:
+async def run_jobs(queue: JobQueue, total: int) -> float:
     """Run a worker until every job has finished and the schedule fired; returns the batch's seconds."""
     worker = Worker(queue, concurrency=20, poll_interval=0.2, schedule_poll_interval=0.2)
     retries: list[str] = []
@@ -116,10 +116,7 @@ async def run_jobs(storage: SQLAlchemyStorage, queue: JobQueue, total: int) -> f
             await asyncio.sleep(0.05)
     # Switch the schedule off and let its last run finish, so that every job in the database has an
     # outcome when the summary counts them.
-    schedule = await storage.get_schedule("report")
-    assert schedule is not None
-    schedule.enabled = False
-    await storage.update_schedule(schedule)
+    await queue.set_schedule_enabled("report", False)
     while any(not j.is_finished for j in await queue.list_jobs()):
         await asyncio.sleep(0.05)
     await worker.stop()
@@ -163,7 +160,7 @@ async def main(path: Path) -> None:
     queue = JobQueue(storage)
     for func, payloads in BATCHES:
         await queue.enqueue_many(func, payloads)
-    await storage.create_schedule(
+    await queue.create_schedule(
         Schedule(
             id="report",
             job_type=REPORT,
@@ -176,7 +173,7 @@ async def main(path: Path) -> None:
     total = sum(len(payloads) for _, payloads in BATCHES)
     console.print(f"[bold]DBJobQ demo[/]: {total} jobs enqueued in [cyan]{path}[/], and a schedule firing every second")
 
-    elapsed = await run_jobs(storage, queue, total)
+    elapsed = await run_jobs(queue, total)
 
     jobs = await queue.list_jobs()
     table, n = summary(jobs, total, elapsed)

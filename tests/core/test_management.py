@@ -1,13 +1,14 @@
-"""Listing, cancelling, retrying and purging jobs."""
+"""Managing through JobQueue: listing, counting, cancelling, retrying and purging jobs; workers; schedules."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
-from dbjobq import JobNotFoundError, JobQueue
+from dbjobq import JobNotFoundError, JobQueue, Schedule, ScheduleExistsError, ScheduleNotFoundError
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.storage.schema import jobs as jobs_table
 from tests.core import jobs
@@ -105,3 +106,59 @@ async def test_management_purge_rejects_bad_input(queue: JobQueue) -> None:
         await queue.purge(statuses=["gone"])
     with pytest.raises(ValueError, match="finished"):
         await queue.purge(statuses=["pending"])
+
+
+async def test_management_counts_and_throughput(queue: JobQueue) -> None:
+    now = time.time()
+    await queue.enqueue(jobs.add, {"a": 1, "b": 1}, run_at=now - 120)
+    await queue.enqueue(jobs.add, {"a": 1, "b": 1}, delay=3600)
+    await queue.enqueue(jobs.send_email, {}, run_at=now - 10)
+    done = await queue.enqueue(jobs.add, {"a": 2, "b": 2}, queue="other")
+    claimed = await queue.storage.claim_jobs(10, worker_id="w", lease_timeout=30, queues=["other"])
+    await queue.execute_job(claimed[0])
+    assert await queue.job_counts() == {("default", "pending"): 2, ("mail", "pending"): 1, ("other", "completed"): 1}
+    assert await queue.count_jobs("pending", queue="default") == 2
+    assert await queue.count_finished(within=60) == 1
+    assert await queue.count_finished(within=timedelta(seconds=60)) == 1
+    assert (await queue.get_job(done)).status == "completed"  # type: ignore[union-attr]
+
+
+async def test_management_workers_are_listed(queue: JobQueue) -> None:
+    await queue.storage.register_worker("w-1", queues=["a", "b"], concurrency=4)
+    await queue.storage.register_worker("w-2", queues=None, concurrency=1)
+    listed = {w.id: w for w in await queue.list_workers()}
+    assert set(listed) == {"w-1", "w-2"}
+    assert listed["w-1"].queues == ["a", "b"] and listed["w-1"].concurrency == 4
+    assert listed["w-2"].queues is None and listed["w-2"].pid > 0 and listed["w-2"].hostname
+    assert await queue.storage.prune_workers(3600) == 0
+    assert await queue.storage.prune_workers(-1) == 2  # every heartbeat is older than a second from now
+    assert await queue.list_workers() == []
+
+
+async def test_management_schedules_through_the_queue(queue: JobQueue) -> None:
+    now = time.time()
+    schedule = Schedule("tick", jobs.add.__module__ + ".add", {"a": 1, "b": 2}, "interval", "60", next_run=now + 60)
+    await queue.create_schedule(schedule)
+    with pytest.raises(ScheduleExistsError):
+        await queue.create_schedule(schedule)
+    assert [s.id for s in await queue.list_schedules()] == ["tick"]
+    disabled = await queue.set_schedule_enabled("tick", False)
+    assert disabled.enabled is False and await queue.list_schedules(enabled_only=True) == []
+    # Missed while disabled: enabling skips to the next occurrence instead of catching up.
+    await queue.storage.update_schedule_next_run("tick", now - 600, None)
+    enabled = await queue.set_schedule_enabled("tick", True)
+    assert enabled.enabled and enabled.next_run > now
+    assert (await queue.get_schedule("tick")).next_run == enabled.next_run  # type: ignore[union-attr]
+    job_id = await queue.run_schedule_now("tick")
+    job = await queue.get_job(job_id)
+    assert job is not None and job.data == {"a": 1, "b": 2} and job.status == "pending"
+    assert (await queue.get_schedule("tick")).next_run == enabled.next_run  # type: ignore[union-attr]
+    enabled.priority = 3
+    await queue.update_schedule(enabled)
+    assert (await queue.get_schedule("tick")).priority == 3  # type: ignore[union-attr]
+    assert await queue.delete_schedule("tick") is True
+    assert await queue.delete_schedule("tick") is False
+    with pytest.raises(ScheduleNotFoundError):
+        await queue.set_schedule_enabled("tick", True)
+    with pytest.raises(ScheduleNotFoundError):
+        await queue.run_schedule_now("tick")

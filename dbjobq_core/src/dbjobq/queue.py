@@ -1,4 +1,9 @@
-"""JobQueue: the API for enqueueing, inspecting and managing jobs."""
+"""JobQueue: the API for enqueueing, inspecting and managing jobs and schedules.
+
+It is the management API: the CLI, the dashboard and the Django admin go through it, never around it
+to the storage, so a rule (a cancelled job's claim revoked, missed occurrences skipped when a schedule
+is enabled again) holds whoever acts.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import registry
+from . import registry, scheduling
 from .errors import JobNotFoundError, ScheduleNotFoundError
 from .execution import RunResult, run_job
 from .models import FINISHED_STATUSES, Job, JobStatus, NewJob, QueueStats, Schedule, WorkerInfo
@@ -223,10 +228,14 @@ class JobQueue:
         self,
         older_than: float | timedelta = timedelta(days=7),
         statuses: Sequence[JobStatus | str] = FINISHED_STATUSES,
+        *,
+        batch_size: int = 5000,
+        on_progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Delete jobs in ``statuses`` that finished more than ``older_than`` ago; return how many."""
+        """Delete jobs in ``statuses`` that finished more than ``older_than`` ago, ``batch_size`` rows per
+        transaction (``on_progress`` gets each batch's count); return how many."""
         seconds = float(as_seconds(older_than))
-        return await self.storage.purge(seconds, statuses)
+        return await self.storage.purge(seconds, statuses, batch_size=batch_size, on_progress=on_progress)
 
     async def delete_job(self, job_id: str) -> bool:
         """Delete a finished job; False if it is pending or running (cancel it first). Unknown id:
@@ -255,6 +264,10 @@ class JobQueue:
     ) -> int:
         """How many jobs match every given filter."""
         return await self.storage.count_matching(status=status, queue=queue, job_type=job_type)
+
+    async def count_finished(self, within: float | timedelta = 60.0) -> int:
+        """How many jobs completed or failed in the last ``within`` (seconds or a timedelta)."""
+        return await self.storage.count_finished(float(as_seconds(within)))
 
     async def page_jobs(
         self,
@@ -292,18 +305,32 @@ class JobQueue:
         return await self.storage.list_workers()
 
     # -- schedules ----------------------------------------------------------------------------
-    async def list_schedules(self) -> list[Schedule]:
-        """Every schedule, by id."""
-        return await self.storage.list_schedules()
+    async def create_schedule(self, schedule: Schedule) -> None:
+        """Add a schedule; ``ScheduleExistsError`` or ``ValueError`` (bad expression), nothing written."""
+        await self.storage.create_schedule(schedule)
+
+    async def list_schedules(self, enabled_only: bool = False) -> list[Schedule]:
+        """Every schedule (or only the enabled ones), by id."""
+        return await self.storage.list_schedules(enabled_only=enabled_only)
 
     async def get_schedule(self, schedule_id: str) -> Schedule | None:
         """The schedule with that id, or ``None``."""
         return await self.storage.get_schedule(schedule_id)
 
+    async def update_schedule(self, schedule: Schedule) -> None:
+        """Replace a schedule's fields (validated first); ``ScheduleNotFoundError`` if it does not exist."""
+        await self.storage.update_schedule(schedule)
+
     async def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> Schedule:
-        """Enable or disable a schedule and return it; unknown id: ScheduleNotFoundError."""
+        """Enable or disable a schedule and return it; unknown id: ScheduleNotFoundError.
+
+        Occurrences missed while it was disabled are skipped, not caught up: it resumes at its next one.
+        """
         schedule = await self._require_schedule(schedule_id)
         if schedule.enabled != enabled:
+            now = time.time()
+            if enabled and schedule.next_run <= now:
+                schedule.next_run = scheduling.next_after(schedule, now)
             schedule.enabled = enabled
             await self.storage.update_schedule(schedule)
         return schedule

@@ -657,9 +657,7 @@ class Worker:
             removed += await self.storage.purge(self.retention, [JobStatus.COMPLETED, JobStatus.CANCELLED])
         if self.failed_retention is not None:
             removed += await self.storage.purge(self.failed_retention, [JobStatus.FAILED])
-        prune = getattr(self.storage, "prune_workers", None)
-        if prune is not None:
-            await prune(max(3600.0, 10 * self.lease_timeout))
+        await self.storage.prune_workers(max(3600.0, 10 * self.lease_timeout))
         if removed:
             logger.info("Retention removed %d finished job(s)", removed, extra={"action": "retention"})
 

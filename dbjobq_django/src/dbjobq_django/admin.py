@@ -1,8 +1,9 @@
 """The admin: jobs (filter, search, detail, retry/cancel/delete) and schedules (enable, disable, run now).
 
-Rows are read through the ORM; every change goes through the core queue (``get_queue()``), so the
-admin keeps the queue's rules (a running job is cancelled with its claim revoked, a retry resets the
-attempts, …). Nothing is edited field by field: the detail pages are read-only.
+Rows are read through the ORM; every change goes through the core queue (``get_queue()``, the
+management API), so the admin keeps the queue's rules (a running job is cancelled with its claim
+revoked, a retry resets the attempts, a schedule enabled again skips the runs it missed, …).
+Nothing is edited field by field: the detail pages are read-only.
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from dbjobq import JobNotFoundError, JobStatus
+from dbjobq import JobNotFoundError, ScheduleNotFoundError
 
 from . import conf
 from .enqueueing import get_queue
 from .models import Job, Schedule, Worker, epoch_to_datetime
 
 T = TypeVar("T")
-
-FINISHED = [JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value]
 
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
@@ -211,13 +210,10 @@ class JobAdmin(DBJobQModelAdmin):
 
     @admin.action(description="Delete selected finished jobs", permissions=["delete"])
     def delete_finished_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        total = queryset.count()
-        deleted, _ = queryset.filter(status__in=FINISHED).delete()
+        ids = list(queryset.values_list("id", flat=True))
+        done, skipped = self._each(ids, get_queue().delete_job)
         self._report(
-            request,
-            f"{deleted} finished job(s) deleted",
-            total - deleted,
-            "pending and running jobs are cancelled, not deleted",
+            request, f"{done} finished job(s) deleted", skipped, "pending and running jobs are cancelled, not deleted"
         )
 
     def _report(self, request: HttpRequest, done: str, skipped: int, why: str) -> None:
@@ -262,16 +258,14 @@ class ScheduleAdmin(DBJobQModelAdmin):
         return _pretty_json(obj.job_data)
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Schedule], enabled: bool) -> None:
-        ids = list(queryset.values_list("id", flat=True))
-        storage = get_queue().storage
+        ids = list(queryset.filter(enabled=not enabled).values_list("id", flat=True))
+        queue = get_queue()
 
         async def update() -> int:
             changed = 0
             for schedule_id in ids:
-                schedule = await storage.get_schedule(schedule_id)
-                if schedule is not None and schedule.enabled != enabled:
-                    schedule.enabled = enabled
-                    await storage.update_schedule(schedule)
+                with contextlib.suppress(ScheduleNotFoundError):  # deleted meanwhile
+                    await queue.set_schedule_enabled(schedule_id, enabled)
                     changed += 1
             return changed
 
@@ -294,17 +288,8 @@ class ScheduleAdmin(DBJobQModelAdmin):
         async def fire() -> list[str]:
             jobs = []
             for schedule_id in ids:
-                schedule = await queue.storage.get_schedule(schedule_id)
-                if schedule is not None:
-                    jobs.append(
-                        await queue.enqueue(
-                            schedule.job_type,
-                            schedule.job_data,
-                            queue=schedule.queue,
-                            priority=schedule.priority,
-                            max_retries=schedule.max_retries,
-                        )
-                    )
+                with contextlib.suppress(ScheduleNotFoundError):  # deleted meanwhile
+                    jobs.append(await queue.run_schedule_now(schedule_id))
             return jobs
 
         jobs = _run(fire)

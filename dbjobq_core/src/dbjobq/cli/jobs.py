@@ -91,11 +91,7 @@ def list_jobs(
     """List jobs, oldest first: by default the most recent --limit of them."""
 
     async def work(queue: JobQueue) -> tuple[list[Job], int]:
-        counts = await queue.storage.count_jobs()
-        total = sum(
-            n for (q, s), n in counts.items()
-            if (queue_name is None or q == queue_name) and (status is None or s == status)
-        )
+        total = await queue.count_jobs(status, queue=queue_name)
         start = max(0, total - limit) if offset is None else offset
         return await queue.list_jobs(status=status, limit=limit, offset=start, queue=queue_name), total
 
@@ -186,13 +182,13 @@ def purge(
 
     async def work(queue: JobQueue) -> int:
         if not show_progress:
-            return await queue.storage.purge(older_than, wanted, batch_size=batch_size)
+            return await queue.purge(older_than, wanted, batch_size=batch_size)
         with Progress(
             SpinnerColumn(), TextColumn("Purging: {task.completed} job(s) deleted"), TimeElapsedColumn(),
             console=err, transient=True,
         ) as progress:
             task = progress.add_task("purge", total=None)
-            return await queue.storage.purge(
+            return await queue.purge(
                 older_than, wanted, batch_size=batch_size, on_progress=lambda n: progress.advance(task, n)
             )
 

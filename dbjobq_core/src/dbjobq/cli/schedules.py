@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -16,12 +17,17 @@ from .durations import DURATION
 from .main import CliState, pass_state
 from .params import JSON_OBJECT
 
+T = TypeVar("T")
 
-async def _require(queue: JobQueue, schedule_id: str) -> Schedule:
-    schedule = await queue.storage.get_schedule(schedule_id)
-    if schedule is None:
-        raise ScheduleNotFoundError(f"No schedule has id {schedule_id!r} (dbjobq schedules list shows them)")
-    return schedule
+
+def _run_on_schedule(state: CliState, schedule_id: str, work: Callable[[JobQueue], Awaitable[T]]) -> T:
+    """``state.run(work)``, naming the command that lists schedules when the id is unknown."""
+    try:
+        return state.run(work)
+    except ScheduleNotFoundError:
+        raise ScheduleNotFoundError(
+            f"No schedule has id {schedule_id!r} (dbjobq schedules list shows them)"
+        ) from None
 
 
 @click.group(short_help="Manage recurring jobs (list, add, enable, disable, delete, run-now).")
@@ -37,7 +43,7 @@ def list_schedules(state: CliState, enabled_only: bool, as_json: bool) -> None:
     """List schedules by id."""
 
     async def work(queue: JobQueue) -> list[Schedule]:
-        return await queue.storage.list_schedules(enabled_only=enabled_only)
+        return await queue.list_schedules(enabled_only=enabled_only)
 
     found = state.run(work)
     if as_json:
@@ -103,24 +109,10 @@ def add_schedule(
     schedule.next_run = scheduling.next_after(schedule, now)
 
     async def work(queue: JobQueue) -> None:
-        await queue.storage.create_schedule(schedule)
+        await queue.create_schedule(schedule)
 
     state.run(work)
     click.echo(f"Schedule {schedule_id} created; next run {formatting.when(schedule.next_run)} UTC")
-
-
-def _set_enabled(state: CliState, schedule_id: str, enabled: bool) -> Schedule:
-    async def work(queue: JobQueue) -> Schedule:
-        schedule = await _require(queue, schedule_id)
-        now = time.time()
-        if enabled and not schedule.enabled and schedule.next_run <= now:
-            # Occurrences missed while disabled are skipped: the schedule resumes at its next one.
-            schedule.next_run = scheduling.next_after(schedule, now)
-        schedule.enabled = enabled
-        await queue.storage.update_schedule(schedule)
-        return schedule
-
-    return state.run(work)
 
 
 @schedules.command("enable", short_help="Enable a schedule (skipping missed runs).")
@@ -128,7 +120,11 @@ def _set_enabled(state: CliState, schedule_id: str, enabled: bool) -> Schedule:
 @pass_state
 def enable_schedule(state: CliState, schedule_id: str) -> None:
     """Enable schedule SCHEDULE_ID (occurrences missed while disabled are skipped)."""
-    schedule = _set_enabled(state, schedule_id, True)
+
+    async def work(queue: JobQueue) -> Schedule:
+        return await queue.set_schedule_enabled(schedule_id, True)
+
+    schedule = _run_on_schedule(state, schedule_id, work)
     click.echo(f"Schedule {schedule_id} enabled; next run {formatting.when(schedule.next_run)} UTC")
 
 
@@ -137,7 +133,11 @@ def enable_schedule(state: CliState, schedule_id: str) -> None:
 @pass_state
 def disable_schedule(state: CliState, schedule_id: str) -> None:
     """Disable schedule SCHEDULE_ID: it stops firing until enabled again."""
-    _set_enabled(state, schedule_id, False)
+
+    async def work(queue: JobQueue) -> Schedule:
+        return await queue.set_schedule_enabled(schedule_id, False)
+
+    _run_on_schedule(state, schedule_id, work)
     click.echo(f"Schedule {schedule_id} disabled")
 
 
@@ -148,10 +148,11 @@ def delete_schedule(state: CliState, schedule_id: str) -> None:
     """Delete schedule SCHEDULE_ID (jobs it already enqueued stay)."""
 
     async def work(queue: JobQueue) -> bool:
-        return await queue.storage.delete_schedule(schedule_id)
+        if not await queue.delete_schedule(schedule_id):
+            raise ScheduleNotFoundError(f"No schedule has id {schedule_id!r}")
+        return True
 
-    if not state.run(work):
-        raise ScheduleNotFoundError(f"No schedule has id {schedule_id!r} (dbjobq schedules list shows them)")
+    _run_on_schedule(state, schedule_id, work)
     click.echo(f"Schedule {schedule_id} deleted")
 
 
@@ -162,13 +163,6 @@ def run_schedule_now(state: CliState, schedule_id: str) -> None:
     """Enqueue schedule SCHEDULE_ID's job now (its next regular run stays as it was); print the job id."""
 
     async def work(queue: JobQueue) -> str:
-        schedule = await _require(queue, schedule_id)
-        return await queue.enqueue(
-            schedule.job_type,
-            schedule.job_data,
-            priority=schedule.priority,
-            max_retries=schedule.max_retries,
-            queue=schedule.queue,
-        )
+        return await queue.run_schedule_now(schedule_id)
 
-    click.echo(state.run(work))
+    click.echo(_run_on_schedule(state, schedule_id, work))

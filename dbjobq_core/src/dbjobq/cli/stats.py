@@ -20,16 +20,15 @@ THROUGHPUT_WINDOW = 60.0
 
 async def collect_stats(queue: JobQueue) -> dict[str, Any]:
     """Everything ``dbjobq stats`` shows, as a JSON-ready dict."""
-    storage = queue.storage
     now = time.time()
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = defaultdict(int)
-    for (queue_name, status), n in (await storage.count_jobs()).items():
+    for (queue_name, status), n in (await queue.job_counts()).items():
         counts[queue_name][status] = n
         totals[status] += n
-    due = [s.oldest_due_at for s in await storage.queue_stats(count_cap=0) if s.oldest_due_at is not None]
-    finished = await storage.count_finished(THROUGHPUT_WINDOW)
-    workers = await storage.list_workers()
+    due = [s.oldest_due_at for s in await queue.queue_stats(count_cap=0) if s.oldest_due_at is not None]
+    finished = await queue.count_finished(THROUGHPUT_WINDOW)
+    workers = await queue.list_workers()
     return {
         "counts": {q: dict(sorted(c.items())) for q, c in sorted(counts.items())},
         "totals": dict(sorted(totals.items())),

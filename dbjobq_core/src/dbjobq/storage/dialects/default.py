@@ -177,4 +177,3 @@ class DefaultImpl:
         if ids:
             await conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(**values))
         return ids
-
