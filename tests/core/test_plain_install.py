@@ -52,9 +52,7 @@ def plain_python() -> Path:
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DBJOBQ_DATABASE_URL")}
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=120, env={**environment, **env}
-    )
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, env={**environment, **env})
 
 
 def test_plain_install_has_no_server_driver(plain_python: Path, tmp_path: Path) -> None:
@@ -128,7 +126,7 @@ def test_plain_install_importing_loads_no_driver(tmp_path: Path) -> None:
         from dbjobq.storage import SQLAlchemyStorage
 
         async def main():
-            async with SQLAlchemyStorage("sqlite+aiosqlite:///{tmp_path / 'jobs.sqlite3'}") as storage:
+            async with SQLAlchemyStorage("sqlite+aiosqlite:///{tmp_path / "jobs.sqlite3"}") as storage:
                 await dbjobq.JobQueue(storage).enqueue("t.job")
         asyncio.run(main())
         print(sorted(name for name in ("asyncpg", "aiomysql", "pymysql") if name in sys.modules))
