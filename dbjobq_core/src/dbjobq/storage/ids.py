@@ -10,13 +10,13 @@ no particular order. An id is an address, not a secret: check who may see a job 
 
 from __future__ import annotations
 
-import secrets
+import os
 import threading
 import time
 import uuid
 
-#: The counter starts each millisecond below this, leaving at least 2,048 ids per millisecond of room.
-_COUNTER_START_LIMIT = 1 << 11
+#: The counter starts each millisecond below 2,048 (a random start), leaving room for 2,048 more ids.
+_COUNTER_START_MASK = (1 << 11) - 1
 _COUNTER_MAX = (1 << 12) - 1
 
 _lock = threading.Lock()
@@ -28,23 +28,28 @@ def new_job_id() -> str:
     """A new time-ordered job id (UUIDv7 text with a per-millisecond counter and a random tail)."""
     global _last_millis, _counter
     millis = time.time_ns() // 1_000_000
+    tail = int.from_bytes(os.urandom(8), "big") >> 2  # 62 bits from the OS's CSPRNG
     with _lock:
         if millis > _last_millis:
-            _last_millis, _counter = millis, secrets.randbelow(_COUNTER_START_LIMIT)
+            _last_millis, _counter = millis, _counter_start()
         elif _counter < _COUNTER_MAX:
             _counter += 1  # same millisecond (or the clock stepped back): keep this process's order
         else:
             # 2,048+ ids in one millisecond: borrow the next millisecond rather than lose the order.
-            _last_millis, _counter = _last_millis + 1, secrets.randbelow(_COUNTER_START_LIMIT)
+            _last_millis, _counter = _last_millis + 1, _counter_start()
         millis, counter = _last_millis, _counter
     value = (
         (millis & ((1 << 48) - 1)) << 80
         | 0x7 << 76  # version 7
         | counter << 64
         | 0x2 << 62  # RFC 9562 variant
-        | secrets.randbits(62)
+        | tail
     )
     return str(uuid.UUID(int=value))
+
+
+def _counter_start() -> int:
+    return int.from_bytes(os.urandom(2), "big") & _COUNTER_START_MASK
 
 
 def new_token() -> str:
