@@ -73,10 +73,23 @@ async def test_worker_processes_four_workers_run_each_job_once(
 ) -> None:
     log = tmp_path / "runs.log"
     count = 2000
+    workers = [spawn(db_url) for _ in range(4)]
+
+    async def all_registered() -> bool:
+        return len(await queue.list_workers()) == 4
+
+    # Enqueue once all four are up: a burst worker started first could drain everything alone.
+    await wait_until(all_registered, timeout=60)
     await queue.enqueue_many(jobs.log_run, [{"n": n, "log": str(log)} for n in range(count)])
-    workers = [spawn(db_url, burst=True) for _ in range(4)]
+
+    async def all_done() -> bool:
+        return await queue.count_jobs("completed") == count
+
+    await wait_until(all_done, timeout=120)
     for proc in workers:
-        assert await asyncio.to_thread(proc.wait, 120) == 0
+        proc.send_signal(signal.SIGTERM)
+    for proc in workers:
+        assert await asyncio.to_thread(proc.wait, 60) == 0
     runs = Counter(log.read_text().split())
     assert len(runs) == count and set(runs.values()) == {1}
     completed = await queue.get_completed_jobs()
