@@ -20,6 +20,12 @@ REQUIREMENTS: dict[str, list[str]] = {
     "pgqueuer": ["pgqueuer==1.6.0", "asyncpg"],
     "procrastinate": ["procrastinate==3.10.0", "psycopg[binary,pool]"],
     "dbjobq010": ["dbjobq==0.1.0", "sqlalchemy[asyncio]", "asyncpg", "aiosqlite"],
+    # Celery's Redis broker (kombu + redis-py); gevent for W8, the pool Celery's docs name for I/O-bound tasks.
+    "celery": ["celery[redis]==5.7.0", "gevent==26.9.0"],
+    "saq": ["saq[postgres]==0.26.4"],
+    "streaq": ["streaq==7.2.0"],
+    # Not a queue: draws W10's plots (matplotlib stays out of the project's environment).
+    "plot": ["matplotlib==3.11.2"],
 }
 #: Shared by every environment: the workload scripts use asyncpg to check rows and psutil for RSS.
 COMMON = ["asyncpg", "psutil"]

@@ -13,10 +13,22 @@ from typing import Any
 from dbjobq import JobQueue, Worker, job
 from dbjobq.storage import SQLAlchemyStorage
 
-from .common import LatencyRecorder, emit, install_term, paced, parser, peak_rss_mb, percentiles, ready
+from .common import (
+    Executions,
+    LatencyRecorder,
+    deadline_for,
+    emit,
+    install_term,
+    paced,
+    parser,
+    peak_rss_mb,
+    percentiles,
+    ready,
+    wait_done,
+)
 
 _latency = LatencyRecorder()
-_ran: dict[int, int] = {}
+_runs = Executions()
 
 
 @job(name="bench.noop")
@@ -24,6 +36,20 @@ async def noop(data: dict[str, Any]) -> None:
     """The no-op job every throughput workload runs."""
     if "t" in data:
         _latency.record(data)
+    elif _runs.target:
+        _runs.finished(data.get("i"))
+
+
+@job(name="bench.io")
+async def io(data: dict[str, Any]) -> None:
+    """W8: an async job that awaits ``s`` seconds, as an HTTP call would."""
+    await asyncio.sleep(data["s"])
+
+
+@job(name="bench.block")
+def block(data: dict[str, Any]) -> None:
+    """W9: a sync job that blocks its thread for ``s`` seconds."""
+    time.sleep(data["s"])
 
 
 def async_url(url: str) -> str:
@@ -65,24 +91,26 @@ async def enqueue_bulk(url: str, n: int) -> dict[str, Any]:
     return {"jobs": n, "seconds": elapsed, "rate": n / elapsed}
 
 
-async def fill(url: str, n: int) -> dict[str, Any]:
-    """Pre-enqueue ``n`` no-op jobs (not timed)."""
+async def fill(url: str, n: int, sleep: float = 0.0, sync: bool = False) -> dict[str, Any]:
+    """Pre-enqueue ``n`` jobs (not timed): no-ops, or jobs that wait ``sleep`` s (blocking with ``sync``)."""
     storage, queue = await open_queue(url)
+    func = (block if sync else io) if sleep else noop
+    extra = {"s": sleep} if sleep else {}
     try:
         for start in range(0, n, 50_000):
-            await queue.enqueue_many(noop, [{"i": i} for i in range(start, min(n, start + 50_000))])
+            await queue.enqueue_many(func, [{"i": i, **extra} for i in range(start, min(n, start + 50_000))])
     finally:
         await storage.close()
     return {"jobs": n}
 
 
 # -- W3/W6: drain -----------------------------------------------------------------------------
-async def drain(url: str, n: int) -> dict[str, Any]:
-    """One worker, defaults, burst mode: drain everything that is due; time and peak RSS."""
+async def drain(url: str, n: int, concurrency: int = 0) -> dict[str, Any]:
+    """One worker, defaults (or ``concurrency``), burst mode: drain everything that is due; time and peak RSS."""
     storage, queue = await open_queue(url)
     try:
         rss_before = peak_rss_mb()
-        worker = Worker(queue)
+        worker = Worker(queue, concurrency=concurrency) if concurrency else Worker(queue)
         start = time.perf_counter()
         await worker.run(burst=True)
         elapsed = time.perf_counter() - start
@@ -97,6 +125,45 @@ async def drain(url: str, n: int) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb(),
         "concurrency": worker.concurrency,
     }
+
+
+async def drain_gated(url: str, n: int) -> dict[str, Any]:
+    """W7: one of several worker processes (defaults, burst) that start draining on the runner's word."""
+    import resource
+    import sys
+
+    storage, queue = await open_queue(url)
+    try:
+        worker = Worker(queue)
+        ready()
+        await asyncio.to_thread(sys.stdin.readline)  # "GO": all processes start together
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        start = time.time()
+        await worker.run(burst=True)
+        end = time.time()
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        await storage.close()
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    return {"jobs": worker.stats.completed, "start": start, "end": end, "cpu_s": cpu}
+
+
+async def flow(url: str, n: int) -> dict[str, Any]:
+    """W11: ``n`` single enqueues while one worker (defaults) runs them; returns once all have run."""
+    storage, queue = await open_queue(url)
+    _runs.target = n
+    try:
+        worker = Worker(queue)
+        await worker.start()
+        start = time.perf_counter()
+        for i in range(n):
+            await queue.enqueue(noop, {"i": i})
+        await wait_done(_runs.done, deadline_for(n), f"{n} jobs to run")
+        elapsed = time.perf_counter() - start
+        await worker.stop()
+    finally:
+        await storage.close()
+    return {"jobs": _runs.total, "distinct": len(_runs.seen), "seconds": elapsed}
 
 
 async def drain_count(url: str, n: int) -> dict[str, Any]:
@@ -182,8 +249,10 @@ async def latency_same_process(url: str, n: int, interval: float) -> dict[str, A
 COMMANDS = {
     "enqueue_single": lambda a: enqueue_single(a.url, a.n),
     "enqueue_bulk": lambda a: enqueue_bulk(a.url, a.n),
-    "fill": lambda a: fill(a.url, a.n),
-    "drain": lambda a: drain(a.url, a.n),
+    "fill": lambda a: fill(a.url, a.n, a.sleep, a.sync),
+    "drain": lambda a: drain(a.url, a.n, a.concurrency),
+    "drain_gated": lambda a: drain_gated(a.url, a.n),
+    "flow": lambda a: flow(a.url, a.n),
     "drain_count": lambda a: drain_count(a.url, a.n),
     "verify": lambda a: verify(a.url, a.n),
     "idle_worker": lambda a: idle_worker(a.url, a.out),
@@ -198,6 +267,11 @@ def main() -> None:
         from . import dbjobq_backlog
 
         emit(asyncio.run(dbjobq_backlog.COMMANDS[args.command](args)))
+        return
+    if args.command in ("soak", "soak_worker"):
+        from . import dbjobq_soak
+
+        emit(asyncio.run(dbjobq_soak.COMMANDS[args.command](args)))
         return
     emit(asyncio.run(COMMANDS[args.command](args)))
 

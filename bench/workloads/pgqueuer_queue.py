@@ -17,7 +17,17 @@ from pgqueuer.domain.types import QueueExecutionMode
 from pgqueuer.models import Job
 from pgqueuer.queries import Queries
 
-from .common import LatencyRecorder, install_term, paced, peak_rss_mb, ready, run_command
+from .common import (
+    Executions,
+    LatencyRecorder,
+    deadline_for,
+    install_term,
+    paced,
+    peak_rss_mb,
+    ready,
+    run_command,
+    wait_done,
+)
 
 ENTRYPOINT = "noop"
 
@@ -63,12 +73,13 @@ async def enqueue_bulk(url: str, n: int) -> dict[str, Any]:
     return {"jobs": n, "seconds": elapsed, "rate": n / elapsed}
 
 
-async def fill(url: str, n: int) -> dict[str, Any]:
+async def fill(url: str, n: int, sleep: float = 0.0) -> dict[str, Any]:
     conn, q = await queries(url)
+    entrypoint, extra = ("io", {"s": sleep}) if sleep else (ENTRYPOINT, {})
     try:
         for start in range(0, n, 50_000):
             size = min(n, start + 50_000) - start
-            await q.enqueue([ENTRYPOINT] * size, [payload({"i": start + i}) for i in range(size)], [0] * size)
+            await q.enqueue([entrypoint] * size, [payload({"i": start + i, **extra}) for i in range(size)], [0] * size)
     finally:
         await conn.close()
     return {"jobs": n}
@@ -81,11 +92,17 @@ def make_manager(conn: asyncpg.Connection, on_job: Any) -> PgQueuer:
     async def noop(job: Job) -> None:
         on_job(job)
 
+    @pgq.entrypoint("io")
+    async def io(job: Job) -> None:
+        """W8: awaits ``s`` seconds, as an HTTP call would."""
+        await asyncio.sleep(json.loads(job.payload or b"{}")["s"])
+        on_job(job)
+
     return pgq
 
 
-async def drain(url: str, n: int) -> dict[str, Any]:
-    """One QueueManager with its defaults, drain mode: exits when the queue is empty."""
+async def drain(url: str, n: int, concurrency: int = 0) -> dict[str, Any]:
+    """One QueueManager with its defaults (``concurrency``: ``max_concurrent_tasks``), drain mode."""
     await (await queries(url))[0].close()
     conn = await connect(url)
     seen: dict[Any, int] = {}
@@ -95,7 +112,10 @@ async def drain(url: str, n: int) -> dict[str, Any]:
 
     qm = make_manager(conn, on_job)
     start = time.perf_counter()
-    await qm.qm.run(mode=QueueExecutionMode.drain)
+    if concurrency:
+        await qm.qm.run(mode=QueueExecutionMode.drain, max_concurrent_tasks=concurrency)
+    else:
+        await qm.qm.run(mode=QueueExecutionMode.drain)
     elapsed = time.perf_counter() - start
     await conn.close()
     executions = sum(seen.values())
@@ -122,6 +142,27 @@ async def verify(url: str, n: int) -> dict[str, Any]:
     # The log keeps one row per event until pgqueuer folds it into the statistics table.
     successful = max(counts.get("log/successful", 0), counts.get("statistics/successful", 0))
     return {"ok": left == 0 and successful == n, "left": int(left), "counts": counts}
+
+
+async def flow(url: str, n: int) -> dict[str, Any]:
+    """W11: ``n`` single enqueues while one QueueManager (defaults) runs them; returns once all have run."""
+    conn, q = await queries(url)
+    worker_conn = await connect(url)
+    runs = Executions(n)
+    qm = make_manager(worker_conn, lambda job: runs.finished(job.id))
+    running = asyncio.create_task(qm.qm.run())
+    start = time.perf_counter()
+    try:
+        for i in range(n):
+            await q.enqueue(ENTRYPOINT, payload({"i": i}))
+        await wait_done(runs.done, deadline_for(n), f"{n} jobs to run")
+        elapsed = time.perf_counter() - start
+    finally:
+        qm.shutdown.set()
+        await running
+        await worker_conn.close()
+        await conn.close()
+    return {"jobs": runs.total, "distinct": len(runs.seen), "seconds": elapsed}
 
 
 async def idle_worker(url: str, out: str) -> dict[str, Any]:
@@ -154,8 +195,9 @@ async def latency_producer(url: str, n: int, interval: float) -> dict[str, Any]:
 COMMANDS = {
     "enqueue_single": lambda a: enqueue_single(a.url, a.n),
     "enqueue_bulk": lambda a: enqueue_bulk(a.url, a.n),
-    "fill": lambda a: fill(a.url, a.n),
-    "drain": lambda a: drain(a.url, a.n),
+    "fill": lambda a: fill(a.url, a.n, a.sleep),
+    "drain": lambda a: drain(a.url, a.n, a.concurrency),
+    "flow": lambda a: flow(a.url, a.n),
     "verify": lambda a: verify(a.url, a.n),
     "idle_worker": lambda a: idle_worker(a.url, a.out),
     "latency_producer": lambda a: latency_producer(a.url, a.n, a.interval),

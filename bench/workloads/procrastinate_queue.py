@@ -14,10 +14,12 @@ from typing import Any
 import procrastinate
 import psycopg
 
-from .common import LatencyRecorder, paced, peak_rss_mb, ready, run_command
+from .common import LatencyRecorder, deadline_for, paced, peak_rss_mb, ready, run_command, wait_done
 
 _latency = LatencyRecorder()
 _seen: dict[int, int] = {}
+_flow = {"target": 0, "ran": 0}  # W11: ``_done`` is set once ``ran`` reaches ``target``
+_done = asyncio.Event()
 _url = ""
 
 
@@ -29,6 +31,9 @@ def make_app(url: str) -> procrastinate.App:
         job_id = context.job.id
         if job_id is not None:
             _seen[job_id] = _seen.get(job_id, 0) + 1
+            _flow["ran"] += 1
+            if _flow["target"] and _flow["ran"] >= _flow["target"]:
+                _done.set()
         if t is not None:
             _latency.record({"t": t})
 
@@ -105,6 +110,26 @@ async def verify(url: str, n: int) -> dict[str, Any]:
     return {"ok": succeeded == n and sum(counts.values()) == n, "counts": counts}
 
 
+async def flow(url: str, n: int) -> dict[str, Any]:
+    """W11: ``n`` single defers while one worker (defaults) runs them; returns once all have run."""
+    await ensure_schema(url)
+    _flow["target"] = n
+    app = make_app(url)
+    async with app.open_async():
+        worker = asyncio.create_task(app.run_worker_async())
+        start = time.perf_counter()
+        for i in range(n):
+            await app.noop.defer_async(i=i)
+        try:
+            await wait_done(_done, deadline_for(n), f"{n} jobs to run")
+        finally:
+            elapsed = time.perf_counter() - start
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+    return {"jobs": sum(_seen.values()), "distinct": len(_seen), "seconds": elapsed}
+
+
 async def idle_worker(url: str, out: str) -> dict[str, Any]:
     await ensure_schema(url)
     app = make_app(url)
@@ -135,6 +160,7 @@ COMMANDS = {
     "fill": lambda a: fill(a.url, a.n),
     "drain": lambda a: drain(a.url, a.n),
     "verify": lambda a: verify(a.url, a.n),
+    "flow": lambda a: flow(a.url, a.n),
     "idle_worker": lambda a: idle_worker(a.url, a.out),
     "latency_producer": lambda a: latency_producer(a.url, a.n, a.interval),
 }
