@@ -392,7 +392,7 @@ WORKLOADS: dict[str, Callable[[str, str, Sizes], dict[str, Any]]] = {
 #: Databases per workload where not every database applies.
 DATABASES_FOR = {"W8": {"postgresql", "redis"}, "W9": {"postgresql"}, "W10": {"postgresql"}, "W11": {"postgresql"}}
 DEFAULT_WORKLOADS = "W1,W2,W3,W4,W4s,W5,W6,W7,W8,W9,W11"
-#: Quick mode's default: W7 (three databases × seven worker processes) and W11 only when named.
+#: Quick mode's default: W7 (three databases x seven worker processes) and W11 only when named.
 QUICK_WORKLOADS = "W1,W2,W3,W4,W4s,W5,W6,W8,W9"
 
 
