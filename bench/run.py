@@ -481,7 +481,8 @@ def merge(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def _summary_of(results: dict[str, Any]) -> dict[str, Any]:
     return {"started": results["started"], "finished": results["finished"], "quick": results.get("quick", False),
             "runs": results.get("runs"), "workloads": {w: sorted(t) for w, t in results["workloads"].items()},
-            "dbjobq": results.get("machine", {}).get("dbjobq", "?")}
+            "dbjobq": results.get("machine", {}).get("dbjobq", "?"), "cpu": results.get("machine", {}).get("cpu", "?"),
+            "load": results.get("machine", {}).get("load average at start", "?")}
 
 
 def main() -> None:
