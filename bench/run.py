@@ -117,7 +117,6 @@ QUICK_SKIP = {
     "W4": {"dbjobq010", *PEERS},
     "W6": {"pgqueuer", "procrastinate", "dbjobq010"},
     "W8": {"celery"},
-    "W11": {"procrastinate", "pgqueuer"},
 }
 
 
