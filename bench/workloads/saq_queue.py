@@ -83,9 +83,11 @@ async def drain(url: str, n: int) -> dict[str, Any]:
     queue = await open_queue(url)
     _runs.target = n
     finished = asyncio.Event()
+    recorded = [0]
 
     async def after(_ctx: dict[str, Any]) -> None:  # runs once the job's outcome is written
-        if _runs.total >= n:
+        recorded[0] += 1
+        if recorded[0] >= n:  # counting executions instead would stop with outcomes still in flight
             finished.set()
 
     worker = Worker(queue, functions=[noop], after_process=[after])
