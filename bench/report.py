@@ -335,7 +335,7 @@ def _w7(lines: list[str], table: dict[str, list[dict[str, Any]]], sizes: dict[st
                 ratio = f"{c['rate'] / one:.2f}×" if one else "n/a"
                 add(f"| {_row_label(label, runs, latest)} | {count} | {_fmt(c['rate'])} | {ratio} | "
                     f"{', '.join(f'{j:,}' for j in c['per_process'])} | {_fmt(c['worker_cpu_us_per_job'])} | "
-                    f"{c['worker_cpu_s']:.2f} | {c['other_cpu_s']:.2f} | {c['idle_cpu_s']:.2f} | "
+                    f"{c['worker_cpu_s']:.2f} | {c['other_cpu_s']:.2f} | {max(0.0, c['idle_cpu_s']):.2f} | "
                     f"{'yes' if c['exactly_once'] else 'NO'} |")
 
 

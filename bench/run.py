@@ -305,7 +305,7 @@ def w7(system: str, url: str, sizes: Sizes) -> dict[str, Any]:
             # Where the time goes: the workers' own CPU (Python + driver), everything else that ran
             # (the database server, other tenants of this machine), and idle cores.
             "worker_cpu_s": worker_cpu, "worker_cpu_us_per_job": worker_cpu / n * 1e6,
-            "other_cpu_s": max(0.0, machine_busy - worker_cpu), "idle_cpu_s": machine_total - machine_busy,
+            "other_cpu_s": max(0.0, machine_busy - worker_cpu), "idle_cpu_s": max(0.0, machine_total - machine_busy),
             "cores": cores, "busy_share": machine_busy / machine_total,
         }
         if not cell["exactly_once"]:

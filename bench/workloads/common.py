@@ -38,10 +38,25 @@ def emit(result: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
 
-def run_command(doc: str, commands: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]]) -> None:
-    """A workload script's entry point: parse the command line, run that command, emit its result."""
+def run_command(
+    doc: str,
+    commands: dict[str, Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]],
+    *,
+    hard_exit: bool = False,
+) -> None:
+    """A workload script's entry point: parse the command line, run that command, emit its result.
+
+    ``hard_exit``: leave with ``os._exit`` once the result is out, without waiting for tasks the
+    library under test left behind (a system whose shutdown can hang must not hang the benchmark).
+    """
     args = parser(doc).parse_args()
-    emit(asyncio.run(commands[args.command](args)))
+    if not hard_exit:
+        emit(asyncio.run(commands[args.command](args)))
+        return
+    loop = asyncio.new_event_loop()
+    emit(loop.run_until_complete(commands[args.command](args)))
+    sys.stderr.flush()
+    os._exit(0)
 
 
 async def paced(n: int, interval: float, send: Callable[[], Awaitable[Any]]) -> None:
