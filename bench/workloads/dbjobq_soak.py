@@ -1,6 +1,6 @@
 """W10 soak for DBJobQ on PostgreSQL: a steady enqueue rate for a long time, retention on.
 
-``soak`` runs the producer (paced single enqueues) and a sampler in this process and one worker
+``soak`` runs the producer (single enqueues started on a fixed schedule) and a sampler in this process and one worker
 (defaults, plus ``--retention``) in another. The worker keeps only the current minute's latencies
 and folds them into p50/p99 at each minute's end, so its own memory stays what the engine uses.
 The sampler reads the jobs table's statistics (pg_stat_user_tables) and sizes
@@ -25,6 +25,9 @@ from dbjobq import Worker
 
 from . import dbjobq_current
 from .common import install_term, paced, percentiles, ready
+
+#: Concurrent enqueues the soak's producer allows itself.
+PRODUCERS = 8
 
 
 class MinuteLatency:
@@ -128,7 +131,27 @@ async def soak(args: Any) -> dict[str, Any]:
         every = max(5.0, args.duration / 180)
         sampler = asyncio.create_task(sample(args.url, worker.pid, started, every, samples, stop))
         n = int(args.rate * args.duration)
-        await paced(n, 1.0 / args.rate, lambda: queue.enqueue(dbjobq_current.noop, {"t": time.time()}))
+        # Enqueues start on schedule without waiting for the one before (as concurrent web requests
+        # would), so one slow commit does not lower the rate; at most PRODUCERS are in flight, so a
+        # server that cannot keep up lowers the achieved rate instead of queueing enqueues here
+        # (whose wait would count as queue latency).
+        inflight: set[asyncio.Task[str]] = set()
+        slots = asyncio.Semaphore(PRODUCERS)
+
+        async def one() -> str:
+            try:
+                return await queue.enqueue(dbjobq_current.noop, {"t": time.time()})
+            finally:
+                slots.release()
+
+        async def send() -> None:
+            await slots.acquire()
+            task = asyncio.create_task(one())
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+
+        await paced(n, 1.0 / args.rate, send)
+        await asyncio.gather(*inflight)
         enqueued_s = time.time() - started
         stop.set()
         await sampler
