@@ -28,7 +28,8 @@ from celery.signals import worker_ready
 
 from .common import fail, install_term, paced, ready, run_command
 
-BROKER = os.environ.get("DBJOBQ_BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/5")
+# The benchmark's own Redis database (bench/databases.py reads the same variable).
+BROKER = "redis://" + os.environ.get("DBJOBQ_BENCH_REDIS", "127.0.0.1:6379/5")
 app = Celery("bench", broker=BROKER)
 
 # Bookkeeping keys (in the benchmark's own Redis database, flushed before and after each run).
@@ -88,7 +89,7 @@ def _announce(**_: Any) -> None:
 
 def _redis(url: str) -> redis.Redis:
     if url != BROKER:
-        fail(f"the Celery app's broker is {BROKER}; set DBJOBQ_BENCH_CELERY_BROKER={url}")
+        fail(f"the Celery app's broker is {BROKER}, the runner's Redis is {url}: set DBJOBQ_BENCH_REDIS for both")
     return redis.Redis.from_url(url, socket_timeout=None)  # BLPOP waits longer than the default
 
 
@@ -99,8 +100,7 @@ def start_worker(pool: str = "", concurrency: int = 0) -> subprocess.Popen[bytes
         args += ["--pool", pool]
     if concurrency:
         args += ["--concurrency", str(concurrency)]
-    env = {**os.environ, "DBJOBQ_BENCH_CELERY_BROKER": BROKER}
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL)
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:
