@@ -24,5 +24,5 @@ async def wait_until(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
 
 async def listening(worker: Any) -> bool:
     """True once a PostgreSQL worker holds a live LISTEN connection."""
-    subscription = worker._subscription
+    subscription = worker._wakeups.subscription
     return subscription is not None and bool(subscription.alive)

@@ -99,7 +99,7 @@ def test_cli_bad_duration(invoke: Invoke, args: list[str]) -> None:
             1,
             "Could not import 'no_such_module_here'",
         ),
-        (["worker", "--concurrency", "0", "--burst"], 1, "concurrency must be at least 1"),
+        (["worker", "--concurrency", "0", "--burst"], 1, "concurrency must be a positive integer"),
         (["enqueue", "t.job", "--import", "no_such_module_here"], 1, "Could not import"),
         (["enqueue", "t.job", "--priority", "high"], 2, "not a valid integer"),
         (["frobnicate"], 2, "No such command"),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
+import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -64,7 +67,9 @@ def blocking_sleep(data: dict[str, Any]) -> None:
 
 @job()
 async def wait_for_file(data: dict[str, Any]) -> str:
-    """Runs until the file named in the payload exists (or 60 s pass)."""
+    """Runs until the file named in the payload exists (or 60 s pass); first touches ``started`` if given."""
+    if "started" in data:
+        Path(data["started"]).touch()
     deadline = time.monotonic() + 60
     while not os.path.exists(data["path"]) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
@@ -97,3 +102,81 @@ async def track_concurrency(data: dict[str, Any]) -> None:
     ACTIVE["peak"] = max(ACTIVE["peak"], ACTIVE["now"])
     await asyncio.sleep(0.02)
     ACTIVE["now"] -= 1
+
+
+# -- jobs that misbehave: the worker must survive each (tests/core/test_worker_robustness.py) ----------
+TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant", default=None)
+
+
+@job(priority=10)
+async def set_tenant(data: dict[str, Any]) -> str | None:
+    TENANT.set(data["tenant"])
+    return TENANT.get()
+
+
+@job()
+async def read_tenant(data: dict[str, Any]) -> str | None:
+    return TENANT.get()
+
+
+@job()
+def read_tenant_sync(data: dict[str, Any]) -> str | None:
+    return TENANT.get()
+
+
+@job()
+def exits_sync(data: dict[str, Any]) -> None:
+    sys.exit(3)
+
+
+@job()
+async def exits_async(data: dict[str, Any]) -> None:
+    sys.exit(4)
+
+
+@job()
+async def raises_keyboard_interrupt(data: dict[str, Any]) -> None:
+    raise KeyboardInterrupt
+
+
+@job()
+async def raises_cancelled_error(data: dict[str, Any]) -> None:
+    raise asyncio.CancelledError("raised by the job itself")
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("this exception cannot be printed")
+
+
+@job()
+async def raises_unprintable(data: dict[str, Any]) -> None:
+    raise UnprintableError()
+
+
+@job()
+def raises_huge(data: dict[str, Any]) -> None:
+    raise ValueError("start-" + "x" * int(data["size"]) + "-end")
+
+
+#: Events that hung jobs wait on, by payload "key" (set them to let the threads return).
+RELEASES: dict[str, threading.Event] = {}
+
+
+@job(timeout=0.2)
+def hangs(data: dict[str, Any]) -> str:
+    """A sync job that outlives its timeout: it returns only when its event is set (or after 60 s)."""
+    RELEASES.setdefault(data["key"], threading.Event()).wait(60)
+    return "returned"
+
+
+@job(max_retries=1)
+async def kills_its_process(data: dict[str, Any]) -> None:
+    """A poison job: ends its worker's process as a segfault or the OOM killer would."""
+    os._exit(13)
+
+
+@job(max_retries=1)
+def sigkills_its_process(data: dict[str, Any]) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)

@@ -105,4 +105,4 @@ async def test_enqueue_and_claim_refuse_a_closed_storage(storage: SQLAlchemyStor
 
 
 async def _idle(worker: Worker) -> bool:
-    return not worker._running and not worker._buffer
+    return not worker._inflight.running and not worker._inflight.buffer

@@ -88,11 +88,12 @@ async def test_worker_limits_concurrency(queue: JobQueue) -> None:
 
 
 async def test_worker_graceful_stop_lets_in_flight_job_finish(queue: JobQueue, tmp_path: Path) -> None:
-    release = tmp_path / "go"
-    job_id = await queue.enqueue(jobs.wait_for_file, {"path": str(release)})
+    release, started = tmp_path / "go", tmp_path / "started"
+    job_id = await queue.enqueue(jobs.wait_for_file, {"path": str(release), "started": str(started)})
     worker = Worker(queue, poll_interval=0.05)
     await worker.start()
-    await wait_until(lambda: _is(queue, job_id, "running"))
+    # Started, not only claimed: a job whose claim lands as stop() begins is released, not started.
+    await wait_until(lambda: _exists(started))
     stopping = asyncio.create_task(worker.stop(timeout=20))
     await asyncio.sleep(0)  # let stop() begin before the job is released
     release.touch()
@@ -231,6 +232,10 @@ async def test_worker_schedule_fires_once_per_interval_across_three_workers(db_u
     assert all(j.type == "tests.core.jobs.noop" for j in fired)
 
 
+async def _exists(path: Path) -> bool:
+    return path.exists()
+
+
 async def _is(queue: JobQueue, job_id: str, status: str) -> bool:
     return await status_of(queue, job_id) == status
 
@@ -247,7 +252,7 @@ async def _lease_beyond(queue: JobQueue, job_id: str, threshold: float) -> bool:
 
 
 async def _no_running(worker: Worker) -> bool:
-    return not worker._running
+    return not worker._inflight.running
 
 
 class _OutcomesFailWhile(SQLAlchemyStorage):
@@ -270,7 +275,7 @@ async def test_worker_stops_claiming_while_outcomes_cannot_be_recorded(db_url: s
         await worker.start()
 
         async def stalled() -> bool:  # everything claimed has run; only unrecorded outcomes remain
-            return len(worker._outcomes) > 10 and not worker._running and not worker._buffer
+            return len(worker._outcomes) > 10 and not worker._inflight.running and not worker._inflight.buffer
 
         await wait_until(stalled)
         counts = await storage.count_jobs()

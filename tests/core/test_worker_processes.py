@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,29 +17,7 @@ from dbjobq.storage import SQLAlchemyStorage
 from tests.core import jobs
 from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-FAST = {"poll_interval": 0.05, "heartbeat_interval": 0.2, "lease_timeout": 2.0, "maintenance_interval": 0.2}
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(url: str, *, burst: bool = False, **options: float) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-m", "tests.core.worker_process", url, json.dumps({**FAST, **options})]
-        log = open(tmp_path / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([*args, *(["--burst"] if burst else [])], cwd=ROOT, stdout=log, stderr=log)
-        log.close()
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 async def _status(queue: JobQueue, job_id: str) -> str | None:
@@ -98,14 +73,30 @@ async def test_worker_processes_four_workers_run_each_job_once(
 
 
 async def test_worker_processes_sigterm_is_graceful(db_url: str, queue: JobQueue, spawn, tmp_path: Path) -> None:
-    release = tmp_path / "release"
-    job_id = await queue.enqueue(jobs.wait_for_file, {"path": str(release)})
+    release, started = tmp_path / "release", tmp_path / "started"
+    job_id = await queue.enqueue(jobs.wait_for_file, {"path": str(release), "started": str(started)})
     proc = spawn(db_url, shutdown_timeout=20)
-    await wait_until(lambda: _running_by_someone(queue, job_id), timeout=20)
+    # Started, not only claimed: a job claimed as the signal arrives is released without starting.
+    await wait_until(lambda: _exists(started), timeout=20)
     proc.send_signal(signal.SIGTERM)
     release.touch()
     assert await asyncio.to_thread(proc.wait, 30) == 0
     assert await _status(queue, job_id) == "completed"
+
+
+async def test_worker_processes_sigterm_ends_the_process_despite_a_hung_sync_job(
+    db_url: str, queue: JobQueue, spawn, tmp_path: Path
+) -> None:
+    job_id = await queue.enqueue(jobs.blocking_sleep, {"seconds": 600})  # a sync job that will not return
+    proc = spawn(db_url, shutdown_timeout=0.3)
+    await wait_until(lambda: _running_by_someone(queue, job_id), timeout=20)
+    proc.send_signal(signal.SIGTERM)
+    # The thread cannot be stopped; the process still ends, after the final flush and release.
+    assert await asyncio.to_thread(proc.wait, 30) == 0
+    job = await queue.get_job(job_id)
+    assert job is not None and job.status == "pending" and job.attempts == 0
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "1 abandoned job thread(s) still running, left to end with the process: dbjobq-job-1" in log
 
 
 @pytest.mark.databases("postgresql")
@@ -149,6 +140,10 @@ async def _running_by_someone(queue: JobQueue, job_id: str) -> bool:
 
 async def _is_completed(queue: JobQueue, job_id: str) -> bool:
     return await _status(queue, job_id) == "completed"
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists()
 
 
 async def _lines(path: Path, count: int) -> bool:

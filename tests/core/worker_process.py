@@ -9,8 +9,9 @@ import json
 import logging
 import sys
 
-from dbjobq.cli.worker_options import run_worker_blocking
+from dbjobq.runner import run_worker_blocking
 from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.worker import WorkerConfig
 from tests.core import jobs  # noqa: F401  (registers the jobs)
 
 
@@ -18,16 +19,7 @@ def main() -> None:
     url, options = sys.argv[1], json.loads(sys.argv[2])
     logging.basicConfig(level=logging.INFO, format="%(process)d %(levelname)s %(name)s: %(message)s")
     burst = "--burst" in sys.argv[3:]
-    run_worker_blocking(lambda: SQLAlchemyStorage(url), {**options, "burst": burst}, on_start=_tune(options))
-
-
-def _tune(options: dict):  # type: ignore[no-untyped-def]
-    def apply(worker):  # type: ignore[no-untyped-def]
-        for name in ("heartbeat_interval", "lease_timeout", "maintenance_interval"):
-            if name in options:
-                setattr(worker, name, options[name])
-
-    return apply
+    run_worker_blocking(lambda: SQLAlchemyStorage(url), {"burst": burst}, config=WorkerConfig.from_options(options))
 
 
 if __name__ == "__main__":

@@ -57,21 +57,18 @@ def test_runworker_closes_job_connections_between_jobs(dbjobq: str) -> None:
     assert [Job.objects.using(dbjobq).get(id=i).result for i in ids] == ["false", "false"]
 
 
-def test_runworker_discovers_jobs_and_wraps_sync_ones() -> None:
-    from dbjobq_django.worker import discover_jobs, manage_connections
+def test_runworker_discovers_jobs_and_leaves_the_registry_alone() -> None:
+    from dbjobq_django.worker import discover_jobs, with_fresh_connections, worker_config
 
     discover_jobs()
     from tests.django.testapp import jobs
 
-    manage_connections("testapp.write_note")
-    wrapped = registry.get_spec("testapp.write_note")
-    assert wrapped is not None and wrapped.func is not jobs.write_note
-    assert getattr(wrapped.func, "__wrapped__", None) is jobs.write_note
-    manage_connections("testapp.write_note")  # idempotent
-    assert registry.get_spec("testapp.write_note") is wrapped
-    manage_connections("testapp.add")  # async jobs are left alone
-    add = registry.get_spec("testapp.add")
-    assert add is not None and not hasattr(add.func, "__wrapped__")
+    # Django's connection handling reaches sync jobs through the worker's wrap_sync seam: the
+    # registered functions stay the application's own.
+    spec = registry.get_spec("testapp.write_note")
+    assert spec is not None and spec.func is jobs.write_note
+    assert worker_config().wrap_sync is with_fresh_connections
+    assert with_fresh_connections(lambda: 42) == 42
 
 
 def test_runworker_options_come_from_the_core(settings: Any) -> None:
@@ -84,6 +81,27 @@ def test_runworker_options_come_from_the_core(settings: Any) -> None:
     assert options["concurrency"] == 3 and options["queues"] == ["a", "b"] and options["burst"] is True
     for flag in ("--poll-interval", "--schedule-poll-interval", "--shutdown-timeout", "--log-level"):
         assert flag in parser.format_help()
+
+
+def test_runworker_help_shows_the_defaults_the_settings_give(settings: Any) -> None:
+    from django.core.management import load_command_class
+
+    settings.DBJOBQ = {**settings.DBJOBQ, "CONCURRENCY": 3, "QUEUES": ["mail", "sms"], "LEASE_TIMEOUT": 12.5}
+    parser = load_command_class("dbjobq_django", "runworker").create_parser("manage.py", "runworker")
+    help_text = " ".join(parser.format_help().split())
+    assert "Jobs run at the same time. (default: 3)" in help_text
+    assert "(default: mail, sms)" in help_text
+    assert "then the job is recovered. (default: 12.5)" in help_text
+    options = vars(parser.parse_args([]))
+    assert options["concurrency"] == 3 and options["lease_timeout"] == 12.5 and options["queues"] is None
+
+
+def test_runworker_worker_takes_every_setting(settings: Any) -> None:
+    from dbjobq_django.worker import worker_config
+
+    settings.DBJOBQ = {**settings.DBJOBQ, "QUEUES": ["mail"], "RETENTION": 60, "HEARTBEAT_INTERVAL": 1.5}
+    config = worker_config()
+    assert (config.queues, config.retention, config.heartbeat_interval) == (("mail",), 60.0, 1.5)
 
 
 @pytest.mark.slow

@@ -90,6 +90,17 @@ def test_settings_check_reports_mistakes(settings: Any, value: dict[str, Any], e
         get_settings()
 
 
+def test_settings_check_names_the_key_and_the_fix(settings: Any) -> None:
+    settings.DBJOBQ = {"CONCURENCY": 4}
+    [typo] = check_settings()
+    assert typo.id == "dbjobq.E001" and "did you mean CONCURRENCY?" in typo.msg
+    settings.DBJOBQ = {"HEARTBEAT_INTERVAL": 40}
+    [rule] = check_settings()
+    assert rule.id == "dbjobq.E005"
+    assert "DBJOBQ['HEARTBEAT_INTERVAL'] (40s) must be shorter than DBJOBQ['LEASE_TIMEOUT'] (30s)" in rule.msg
+    assert rule.hint == "Fix DBJOBQ['HEARTBEAT_INTERVAL'] or remove it to use the default (5.0)."
+
+
 def test_settings_check_rejects_non_dict(settings: Any) -> None:
     assert _ids(settings, ["DATABASE"]) == ["dbjobq.E001"]  # type: ignore[arg-type]
 

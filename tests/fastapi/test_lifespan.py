@@ -197,12 +197,12 @@ def test_dbjobq_rejects_a_sync_url() -> None:
 
 
 def test_dbjobq_rejects_unknown_worker_options() -> None:
-    with pytest.raises(ConfigurationError, match=r"Unknown worker option\(s\) concurency: .* concurrency"):
+    with pytest.raises(ConfigurationError, match=r"Unknown worker option concurency \(did you mean concurrency\?\)"):
         DBJobQ("sqlite+aiosqlite:///jobs.sqlite3", run_worker=True, concurency=4)
 
 
 def test_dbjobq_rejects_bad_worker_option_values() -> None:
-    with pytest.raises(ValueError, match="concurrency must be at least 1"):
+    with pytest.raises(ValueError, match="concurrency must be a positive integer, not 0"):
         DBJobQ("sqlite+aiosqlite:///jobs.sqlite3", run_worker=True, concurrency=0)
 
 

@@ -153,3 +153,9 @@ def test_cli_stored_text_is_escaped(app_and_jobq: tuple[Flask, DBJobQ]) -> None:
         assert result.exit_code == 0, result.output
         assert "\x1b" not in result.output and "\x07" not in result.output
     assert "app.jobs.evil\\x1b[2J\\x1b]0;pwned\\x07" in runner.invoke(args=["dbjobq", "job", job_id]).output
+
+
+def test_cli_worker_help_shows_the_apps_config(make_app: AppFactory) -> None:
+    app, _ = make_app(DBJOBQ_CONCURRENCY=2, DBJOBQ_QUEUES=["mail"], DBJOBQ_LEASE_TIMEOUT=12.5)
+    help_text = app.test_cli_runner().invoke(args=["dbjobq", "worker", "--help"]).output
+    assert "[default: 2]" in help_text and "[default: 12.5]" in help_text and "[default: mail]" in help_text

@@ -26,6 +26,10 @@ class StorageClosedError(StorageError):
     """Storage is closed: create a new SQLAlchemyStorage to use the database again."""
 
 
+class WorkerError(DBJobQError):
+    """A worker stopped on an error of its own (one of its loops died; the log has the traceback)."""
+
+
 class JobNotFoundError(DBJobQError, LookupError):
     """No job has that id."""
 

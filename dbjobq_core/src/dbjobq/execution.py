@@ -1,4 +1,9 @@
-"""Running one claimed job: call its function (async on the loop, sync in a thread) and decide the outcome."""
+"""Running one claimed job: call its function (async on the loop, sync in a thread) and decide the outcome.
+
+Whatever the job does (raise anything, ``sys.exit()``, raise ``CancelledError`` itself, raise an
+exception that cannot be printed) ends as an outcome to record; only the worker's own revocation of the
+job passes through.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import contextvars
 import functools
 import logging
 import random
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -20,6 +26,16 @@ from .models import Job, JobStatus, Outcome
 from .serialization import dumps_result
 
 logger = logging.getLogger(__name__)
+
+#: Characters of error text stored with a job (about 64 KiB): the start and the end of a longer one
+#: are kept. Below 65,535 so that ASCII text fits even a MySQL TEXT column.
+ERROR_LIMIT = 60_000
+#: Characters of error text (and exception repr) a log line carries.
+LOG_LIMIT = 4 * 1024
+
+#: Wraps each sync job call in the thread that runs it: ``wrap_sync(call)`` calls ``call()`` and returns
+#: its value, e.g. to manage per-thread database connections around the job (``Worker(wrap_sync=...)``).
+SyncWrapper = Callable[[Callable[[], Any]], Any]
 
 
 class JobTimeoutError(TimeoutError):
@@ -36,10 +52,40 @@ def retry_delay(attempt: int, base: float, cap: float) -> float:
     return float(ceiling * (0.5 + random.random() / 2))
 
 
-def format_error(exc: BaseException) -> str:
-    """The exception type, message and traceback, as stored in ``Job.error``."""
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return f"{type(exc).__name__}: {exc}\n{details}"
+def cut(text: str, limit: int) -> str:
+    """``text`` if it fits in ``limit`` characters, else its start and end around a marker saying so."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 40, 2)
+    head, tail = keep // 2, keep - keep // 2
+    return f"{text[:head]}\n… [{len(text) - head - tail} characters cut] …\n{text[-tail:]}"
+
+
+def safe_repr(value: object, limit: int = LOG_LIMIT) -> str:
+    """``repr(value)`` cut to ``limit`` characters; never raises (a broken ``__repr__`` included)."""
+    try:
+        text = repr(value)
+    except BaseException:
+        text = f"<{type(value).__name__} (repr failed)>"
+    return cut(text, limit)
+
+
+def format_error(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
+    """The exception type, message and traceback, as stored in ``Job.error``, at most ``limit`` characters.
+
+    Never raises: an exception whose ``__str__`` raises is described by its type.
+    """
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<the exception's message could not be printed>"
+    try:
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except BaseException:
+        details = "<the traceback could not be formatted>\n"
+    # The message is bounded first so that the traceback after it survives the final cut.
+    return cut(f"{name}: {cut(message, limit // 4)}\n{details}", limit)
 
 
 @dataclass(frozen=True)
@@ -57,15 +103,24 @@ class RunResult:
 
 
 async def call_job(
-    func: Callable[..., Any], data: dict[str, Any], *, timeout: float | None, executor: Executor | None
+    func: Callable[..., Any],
+    data: dict[str, Any],
+    *,
+    timeout: float | None,
+    executor: Executor | None,
+    wrap_sync: SyncWrapper | None = None,
 ) -> Any:
-    """Await an async job function, or run a sync one in ``executor`` with the context copied."""
+    """Await an async job function, or run a sync one in ``executor`` with the context copied
+    (through ``wrap_sync`` when given)."""
     if asyncio.iscoroutinefunction(func):
         coro = func(data)
     else:
         loop = asyncio.get_running_loop()
         ctx = contextvars.copy_context()
-        coro = loop.run_in_executor(executor, functools.partial(ctx.run, func, data))
+        call: Callable[[], Any] = functools.partial(func, data)
+        if wrap_sync is not None:
+            call = functools.partial(wrap_sync, call)
+        coro = loop.run_in_executor(executor, functools.partial(ctx.run, call))
     if timeout is None:
         return await coro
     try:
@@ -75,32 +130,60 @@ async def call_job(
         raise JobTimeoutError(f"Job exceeded its timeout of {timeout:g}s") from None
 
 
-async def run_job(job: Job, *, executor: Executor | None = None) -> RunResult:
-    """Run a claimed job and turn what happened into an :class:`Outcome` (never raises for job errors)."""
+async def run_job(
+    job: Job,
+    *,
+    executor: Executor | None = None,
+    wrap_sync: SyncWrapper | None = None,
+    revoked: Callable[[], bool] | None = None,
+) -> RunResult:
+    """Run a claimed job and turn whatever happened into an :class:`Outcome`.
+
+    Raises only ``CancelledError`` from the caller's own cancellation: when ``revoked()`` is true (a
+    worker's revocation), or always when ``revoked`` is not given. A job that raises ``CancelledError``
+    itself while not revoked fails like any other error.
+    """
     started = time.perf_counter()
-    token = job.lease_token or ""
     spec: registry.JobSpec | None = None
     try:
         spec = registry.resolve(job.type)
-        value = await call_job(spec.func, job.data, timeout=spec.timeout, executor=executor)
-        try:
-            result = dumps_result(value)
-        except TypeError:
-            logger.warning(
-                "Job %s (%s) returned a value that is not JSON-serializable; storing no result",
-                job.id,
-                job.type,
-                extra={"action": "job_result_dropped", "job_id": job.id},
-            )
-            result = None
-        outcome = Outcome(job.id, token, JobStatus.COMPLETED, result=result)
-        return RunResult(outcome, None, time.perf_counter() - started)
-    except Exception as exc:  # a job's failure is data, not a crash of the worker
-        error = format_error(exc)
-        duration = time.perf_counter() - started
-        if job.attempts <= job.max_retries and not isinstance(exc, JobNotRegisteredError):
-            delay = retry_delay(job.attempts, spec.retry_delay, spec.retry_max_delay) if spec else 1.0
-            outcome = Outcome(job.id, token, JobStatus.PENDING, error=error, retry_in=delay)
-        else:
-            outcome = Outcome(job.id, token, JobStatus.FAILED, error=error)
-        return RunResult(outcome, exc, duration)
+        value = await call_job(spec.func, job.data, timeout=spec.timeout, executor=executor, wrap_sync=wrap_sync)
+    except asyncio.CancelledError as exc:
+        if revoked is None or revoked() or cancel_requested():
+            raise
+        return failure(job, exc, time.perf_counter() - started, spec)
+    except BaseException as exc:  # a job's failure is data, not a crash of the worker (sys.exit included)
+        return failure(job, exc, time.perf_counter() - started, spec)
+    try:
+        result = dumps_result(value)
+    except Exception:
+        logger.warning(
+            "Job %s (%s) returned a value that is not JSON-serializable; storing no result",
+            job.id,
+            job.type,
+            extra={"action": "job_result_dropped", "job_id": job.id},
+        )
+        result = None
+    outcome = Outcome(job.id, job.lease_token or "", JobStatus.COMPLETED, result=result)
+    return RunResult(outcome, None, time.perf_counter() - started)
+
+
+def cancel_requested() -> bool:
+    """True if ``cancel()`` was called on the current task: known from Python 3.11 on, False before."""
+    if sys.version_info >= (3, 11):
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
+    return False
+
+
+def failure(job: Job, exc: BaseException, duration: float, spec: registry.JobSpec | None = None) -> RunResult:
+    """The result of a failed run: a retry while attempts remain, else failed, with the error kept."""
+    error = format_error(exc)
+    token = job.lease_token or ""
+    spec = spec or registry.get_spec(job.type)
+    if job.attempts <= job.max_retries and not isinstance(exc, JobNotRegisteredError):
+        delay = retry_delay(job.attempts, spec.retry_delay, spec.retry_max_delay) if spec else 1.0
+        outcome = Outcome(job.id, token, JobStatus.PENDING, error=error, retry_in=delay)
+    else:
+        outcome = Outcome(job.id, token, JobStatus.FAILED, error=error)
+    return RunResult(outcome, exc, duration)

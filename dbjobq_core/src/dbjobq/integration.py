@@ -14,18 +14,20 @@ from .cli import schedules as schedules_commands
 from .cli import stats as stats_commands
 from .cli.imports import import_modules
 from .cli.main import USER_ERRORS, CliState, one_line
-from .cli.worker_options import (
+from .logs import log_through_host
+from .redaction import is_secret_key, mask_url
+from .runner import (
     WORKER_OPTIONS,
     add_argparse_worker_options,
     click_worker_options,
     configure_logging,
     run_worker_blocking,
 )
-from .redaction import is_secret_key, mask_url
 from .storage.records import new_job_row
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .timing import as_seconds
+from .worker.config import InvalidOptionError, WorkerConfig, did_you_mean
 
 __all__ = [
     "NOTIFY_FUNCTION_SQL",
@@ -34,14 +36,18 @@ __all__ = [
     "USER_ERRORS",
     "WORKER_OPTIONS",
     "CliState",
+    "InvalidOptionError",
+    "WorkerConfig",
     "add_argparse_worker_options",
     "as_seconds",
     "click_worker_options",
     "configure_logging",
+    "did_you_mean",
     "import_modules",
     "is_memory_sqlite",
     "is_secret_key",
     "jobs_commands",
+    "log_through_host",
     "mask_url",
     "new_job_row",
     "one_line",

@@ -11,7 +11,6 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -21,21 +20,18 @@ from django.db import connections
 from sqlalchemy.engine import URL, make_url
 
 from dbjobq import ConfigurationError
-from dbjobq.integration import is_secret_key, mask_url, parse_url
+from dbjobq.integration import InvalidOptionError, WorkerConfig, did_you_mean, is_secret_key, mask_url, parse_url
 
-#: Every ``DBJOBQ`` key and its default.
+#: The ``DBJOBQ`` keys of the worker's options: every setting of WorkerConfig, upper-cased.
+WORKER_KEYS: dict[str, str] = {name.upper(): name for name in WorkerConfig().settings()}
+
+#: Every ``DBJOBQ`` key and its default (the worker's are WorkerConfig's, stated there).
 DEFAULTS: dict[str, Any] = {
     "DATABASE": "default",  # the Django database alias jobs live in
     "DATABASE_URL": None,  # an async SQLAlchemy URL to that same database; derived when None
     "ENGINE_OPTIONS": {},  # extra create_async_engine() options
-    "QUEUES": None,  # queues `runworker` serves by default (None: all)
-    "CONCURRENCY": 10,
-    "POLL_INTERVAL": 1.0,
-    "SCHEDULE_POLL_INTERVAL": 60.0,
-    "SHUTDOWN_TIMEOUT": 30.0,
-    "RETENTION": timedelta(days=7),  # completed/cancelled jobs are pruned after this (None: never)
-    "FAILED_RETENTION": timedelta(days=30),  # failed jobs are pruned after this (None: never)
     "AUTODISCOVER": ("jobs", "tasks"),  # modules of installed apps that `runworker` imports
+    **{key: WorkerConfig().settings()[name] for key, name in WORKER_KEYS.items()},
 }
 
 #: Keys whose values may hold a password: messages never repeat them.
@@ -57,19 +53,25 @@ class Problem:
 
 @dataclass(frozen=True)
 class DBJobQSettings:
-    """The effective ``DBJOBQ`` settings (see :data:`DEFAULTS`); the repr masks ``database_url``."""
+    """The effective ``DBJOBQ`` settings (see :data:`DEFAULTS`); the worker's are :attr:`worker`; the
+    repr masks ``database_url``."""
 
     database: str
     database_url: str | None
     engine_options: Mapping[str, Any]
-    queues: tuple[str, ...] | None
-    concurrency: int
-    poll_interval: float
-    schedule_poll_interval: float
-    shutdown_timeout: float
-    retention: float | timedelta | None
-    failed_retention: float | timedelta | None
     autodiscover: tuple[str, ...]
+    #: The worker options (``CONCURRENCY``, ``QUEUES``, ``RETENTION``, ...), validated.
+    worker: WorkerConfig
+
+    @property
+    def queues(self) -> tuple[str, ...] | None:
+        """The queues ``runworker`` serves by default (``None``: all)."""
+        return self.worker.queues
+
+    @property
+    def concurrency(self) -> int:
+        """Jobs a ``runworker`` runs at once."""
+        return self.worker.concurrency
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -128,7 +130,8 @@ def problems() -> list[Problem]:
         found.append(
             Problem(
                 "dbjobq.E001",
-                f"Unknown DBJOBQ key(s): {', '.join(unknown)}.",
+                f"Unknown DBJOBQ key(s): {', '.join(map(repr, unknown))}"
+                f"{did_you_mean(str(unknown[0]), list(DEFAULTS))}.",
                 f"Valid keys: {', '.join(sorted(DEFAULTS))}.",
             )
         )
@@ -208,33 +211,22 @@ def _value_problems(values: Mapping[str, Any]) -> list[Problem]:
         bad("DATABASE_URL", "an async SQLAlchemy URL (str) or None")
     if not isinstance(values["ENGINE_OPTIONS"], Mapping):
         bad("ENGINE_OPTIONS", "a dict")
-    queues = values["QUEUES"]
-    if queues is not None and (
-        isinstance(queues, str) or not isinstance(queues, Sequence) or not all(isinstance(q, str) and q for q in queues)
-    ):
-        bad("QUEUES", "a list of queue names or None")
-    if (
-        not isinstance(values["CONCURRENCY"], int)
-        or isinstance(values["CONCURRENCY"], bool)
-        or values["CONCURRENCY"] < 1
-    ):
-        bad("CONCURRENCY", "an int >= 1")
-    for key in ("POLL_INTERVAL", "SCHEDULE_POLL_INTERVAL"):
-        if not _is_number(values[key]) or values[key] <= 0:
-            bad(key, "a positive number of seconds")
-    if not _is_number(values["SHUTDOWN_TIMEOUT"]) or values["SHUTDOWN_TIMEOUT"] < 0:
-        bad("SHUTDOWN_TIMEOUT", "a number of seconds >= 0")
-    for key in ("RETENTION", "FAILED_RETENTION"):
-        if values[key] is not None and not isinstance(values[key], timedelta) and not _is_number(values[key]):
-            bad(key, "seconds, a timedelta or None")
+    try:
+        worker_config(values)
+    except InvalidOptionError as exc:
+        key = exc.option.upper()
+        hint = f"Fix DBJOBQ[{key!r}] or remove it to use the default ({DEFAULTS[key]!r})."
+        found.append(Problem("dbjobq.E005", f"{exc}.", hint))
     autodiscover = values["AUTODISCOVER"]
     if isinstance(autodiscover, str) or not isinstance(autodiscover, Sequence):
         bad("AUTODISCOVER", "a list of module names")
     return found
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def worker_config(values: Mapping[str, Any]) -> WorkerConfig:
+    """The worker options among ``DBJOBQ`` ``values``; ``ConfigurationError`` names the bad key."""
+    options = {name: values[key] for key, name in WORKER_KEYS.items() if key in values}
+    return WorkerConfig.from_options(options, label=lambda name: f"DBJOBQ[{name.upper()!r}]")
 
 
 def _is_memory(name: Any) -> bool:
@@ -243,21 +235,21 @@ def _is_memory(name: Any) -> bool:
 
 
 def get_settings_unchecked() -> DBJobQSettings:
-    """The settings merged with :data:`DEFAULTS`, without validation (the checks use this)."""
+    """The settings merged with :data:`DEFAULTS`, without the database checks (the checks use this).
+
+    Raises ``ImproperlyConfigured`` for a bad worker option (its check is the constructor's own).
+    """
     values = {**DEFAULTS, **raw_settings()}
-    queues = values["QUEUES"]
+    try:
+        worker = worker_config(values)
+    except ConfigurationError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
     return DBJobQSettings(
         database=values["DATABASE"],
         database_url=values["DATABASE_URL"],
         engine_options=dict(values["ENGINE_OPTIONS"]),
-        queues=tuple(queues) if queues else None,
-        concurrency=values["CONCURRENCY"],
-        poll_interval=float(values["POLL_INTERVAL"]),
-        schedule_poll_interval=float(values["SCHEDULE_POLL_INTERVAL"]),
-        shutdown_timeout=float(values["SHUTDOWN_TIMEOUT"]),
-        retention=values["RETENTION"],
-        failed_retention=values["FAILED_RETENTION"],
         autodiscover=tuple(values["AUTODISCOVER"]),
+        worker=worker,
     )
 
 

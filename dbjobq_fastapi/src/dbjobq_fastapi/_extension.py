@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -14,7 +13,7 @@ from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 
 from dbjobq import ConfigurationError, JobQueue, Worker
-from dbjobq.integration import mask_url
+from dbjobq.integration import WorkerConfig, did_you_mean, log_through_host, mask_url
 from dbjobq.storage import SQLAlchemyStorage
 
 from . import _router
@@ -26,7 +25,11 @@ AppT = TypeVar("AppT", bound=Starlette)
 UserLifespan = Callable[[AppT], AbstractAsyncContextManager[Mapping[str, Any] | None]]
 CombinedLifespan = Callable[[AppT], AbstractAsyncContextManager[dict[str, Any]]]
 
-_WORKER_OPTIONS = tuple(name for name in inspect.signature(Worker).parameters if name != "queue")
+#: DBJobQ(...)'s own keyword arguments; the others are worker options.
+_OWN_OPTIONS = ("run_worker", "engine_options", "dependencies", "mutation_dependencies", "public")
+
+#: The servers whose loggers an embedded worker logs through when the app configured only theirs.
+HOST_LOGGERS = ("uvicorn.error", "gunicorn.error", "hypercorn.error")
 
 
 class DBJobQ:
@@ -35,9 +38,11 @@ class DBJobQ:
     ``url`` is an async database URL (``sqlite+aiosqlite:///jobs.sqlite3``, ``postgresql+asyncpg://…``,
     ``mysql+aiomysql://…``); ``engine_options`` go to SQLAlchemy's ``create_async_engine``. With
     ``run_worker=True`` the lifespan also runs a :class:`~dbjobq.Worker` inside the app, built with
-    ``worker_options`` (``concurrency=``, ``queues=``, ``shutdown_timeout=``…) and stopped gracefully
-    on shutdown. The jobs API (:attr:`router`) is closed until ``dependencies`` guard it (or
-    ``public=True`` opens it); ``mutation_dependencies`` guard its retry and cancel endpoints too (see
+    ``worker_options`` (``concurrency=``, ``queues=``, ``shutdown_timeout=``…, every option of
+    :class:`~dbjobq.worker.WorkerConfig`) and stopped gracefully on shutdown; its log lines go through
+    the server's handlers when the app configured no others. The jobs API (:attr:`router`) is closed
+    until ``dependencies`` guard it (or ``public=True`` opens it); ``mutation_dependencies`` guard its
+    retry and cancel endpoints too (see
     :func:`make_router`). The library never creates the app.
     """
 
@@ -52,12 +57,15 @@ class DBJobQ:
         public: bool = False,
         **worker_options: Any,
     ) -> None:
-        unknown = sorted(set(worker_options) - set(_WORKER_OPTIONS))
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown worker option(s) {', '.join(unknown)}: DBJobQ(...) accepts run_worker, engine_options, "
-                f"dependencies, mutation_dependencies, public and the Worker options {', '.join(_WORKER_OPTIONS)}"
-            )
+        # Fail at import time, not on the first request: a bad URL or worker option raises here.
+        worker_names = list(WorkerConfig().options())
+        for name in worker_options:
+            if name not in worker_names:
+                raise ConfigurationError(
+                    f"Unknown worker option {name}{did_you_mean(name, [*_OWN_OPTIONS, *worker_names])}: "
+                    f"DBJobQ(...) accepts {', '.join(_OWN_OPTIONS)} and the worker options {', '.join(worker_names)}"
+                )
+        self.worker_config = WorkerConfig.from_options(worker_options)
         self.url = url
         self.run_worker = run_worker
         self.engine_options = dict(engine_options or {})
@@ -65,9 +73,7 @@ class DBJobQ:
         self.dependencies = list(dependencies or [])
         self.mutation_dependencies = None if mutation_dependencies is None else list(mutation_dependencies)
         self.public = public
-        # Fail at import time, not on the first request: a bad URL or worker option raises here.
         storage = self._make_storage()
-        Worker(JobQueue(storage), **worker_options)
         self._display_url = mask_url(storage.url)
         self._active = False
         self._queue: JobQueue | None = None
@@ -102,7 +108,10 @@ class DBJobQ:
             queue = JobQueue(storage)
             worker = None
             if self.run_worker:
-                worker = Worker(queue, **self.worker_options)
+                # Under uvicorn (or gunicorn) with only the server's loggers configured, the worker's
+                # lines would be dropped: they go through the server's handlers instead.
+                stack.callback(log_through_host(HOST_LOGGERS))
+                worker = Worker.from_config(queue, self.worker_config)
                 # Shutdown order: the worker stops (running jobs finish or go back to pending)
                 # before the storage closes under it.
                 await stack.enter_async_context(worker)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-from click.core import ParameterSource
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
@@ -60,7 +59,12 @@ class DBJobQAppGroup(AppGroup):
 @click.pass_context
 def dbjobq_group(ctx: click.Context) -> None:
     """DBJobQ on this app's database: run a worker, inspect and manage jobs and schedules."""
-    ctx.obj = AppCliState(url=_state().settings.database_url, app_state=_state())
+    state = _state()
+    ctx.obj = AppCliState(url=state.settings.database_url, app_state=state)
+    # The worker's option defaults are the app's DBJOBQ_* config: `worker --help` shows them, and
+    # options left out on the command line take them.
+    worker_defaults = {name: value for name, value in state.settings.worker.options().items() if value is not None}
+    ctx.default_map = {**(ctx.default_map or {}), "worker": worker_defaults}
 
 
 def _state() -> DBJobQState:
@@ -82,14 +86,10 @@ def worker_command(imports: tuple[str, ...], **options: Any) -> None:
     inside this command's application context.
     """
     state = _state()
-    context = click.get_current_context()
-    for name, value in state.settings.worker_options.items():
-        if context.get_parameter_source(name) is ParameterSource.DEFAULT:
-            options[name] = value
     configure_logging(options["log_level"])
     # Flask's own command line already made the app's directory importable.
     import_modules((*state.settings.imports, *imports), from_cwd=False, source="DBJOBQ_IMPORTS / --import")
-    stats = run_worker_blocking(state.new_storage, options)
+    stats = run_worker_blocking(state.new_storage, options, config=state.settings.worker)
     click.echo(
         f"Worker stopped: {stats.completed} completed, {stats.failed} failed, {stats.retried} retried.",
         err=True,

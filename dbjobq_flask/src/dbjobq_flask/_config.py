@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 import warnings
@@ -14,17 +13,15 @@ from flask import Flask
 from sqlalchemy.engine import URL
 
 from dbjobq import ConfigurationError
-from dbjobq.integration import WORKER_OPTIONS, is_memory_sqlite, is_secret_key, mask_url, parse_url
+from dbjobq.integration import WorkerConfig, did_you_mean, is_memory_sqlite, is_secret_key, mask_url, parse_url
 
 PREFIX = "DBJOBQ_"
 
 #: File name of the default SQLite database, in the app's instance folder.
 DEFAULT_SQLITE_NAME = "dbjobq.sqlite3"
 
-#: Worker options that become config keys (the defaults are the core CLI's, defined once there).
-_WORKER_KEYS = {
-    f"{PREFIX}{o.dest.upper()}": o for o in WORKER_OPTIONS if o.dest not in ("burst", "log_level")
-}
+#: The worker's options that are config keys (every setting of WorkerConfig), key -> option name.
+_WORKER_KEYS = {f"{PREFIX}{name.upper()}": name for name in WorkerConfig().settings()}
 
 #: Every config key DBJobQ reads, with its default.
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -42,8 +39,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "DBJOBQ_DASHBOARD_URL_PREFIX": "/dbjobq",
     "DBJOBQ_DASHBOARD_AUTHORIZE": None,
     "DBJOBQ_DASHBOARD_PUBLIC": False,
-    # Defaults of `flask dbjobq worker` (its command-line options override them).
-    **{key: (None if option.multiple else option.default) for key, option in _WORKER_KEYS.items()},
+    # The worker's options (`flask dbjobq worker`'s command-line options override them); the defaults
+    # are WorkerConfig's, stated there.
+    **{key: WorkerConfig().settings()[name] for key, name in _WORKER_KEYS.items()},
 }
 
 
@@ -55,8 +53,8 @@ class Settings:
     engine_options: dict[str, Any] = field(default_factory=dict, repr=False)
     call_timeout: float | None = 30.0
     imports: tuple[str, ...] = ()
-    #: Worker keyword arguments (``concurrency``, ``queues``, ``poll_interval``, ...).
-    worker_options: dict[str, Any] = field(default_factory=dict)
+    #: The worker's options (``DBJOBQ_CONCURRENCY``, ``DBJOBQ_QUEUES``, ...), validated.
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
     #: The directory to create before the first connection (the instance folder), if any.
     create_dir: str | None = None
     #: The dashboard: URL prefix (None: no blueprint), who may use it, or open to all.
@@ -68,6 +66,11 @@ class Settings:
         shown = {"database_url": self.safe_url, "engine_options": mask_options(self.engine_options)}
         shown.update((f.name, getattr(self, f.name)) for f in fields(self) if f.repr)
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    @property
+    def worker_options(self) -> dict[str, Any]:
+        """The worker's options as keyword arguments (``concurrency``, ``queues``, ...)."""
+        return self.worker.settings()
 
     @property
     def safe_url(self) -> str:
@@ -94,7 +97,7 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
     unknown = [name for name in options if name not in names]
     if unknown:
         raise ConfigurationError(
-            f"Unknown DBJobQ option {unknown[0]!r}{_did_you_mean(unknown[0], list(names))}; "
+            f"Unknown DBJobQ option {unknown[0]!r}{did_you_mean(unknown[0], list(names))}; "
             f"valid options: {', '.join(sorted(names))}"
         )
     return {names[name]: value for name, value in options.items()}
@@ -116,7 +119,7 @@ def load_settings(app: Flask) -> Settings:
     for key in config:
         if key.startswith(PREFIX) and key not in CONFIG_DEFAULTS:
             warnings.warn(
-                f"Unknown config key {key}{_did_you_mean(key, list(CONFIG_DEFAULTS))} is ignored; "
+                f"Unknown config key {key}{did_you_mean(key, list(CONFIG_DEFAULTS))} is ignored; "
                 f"DBJobQ reads: {', '.join(CONFIG_DEFAULTS)}",
                 UserWarning,
                 stacklevel=_app_stacklevel(),
@@ -131,17 +134,9 @@ def load_settings(app: Flask) -> Settings:
     call_timeout = config["DBJOBQ_CALL_TIMEOUT"]
     if call_timeout is not None:
         call_timeout = _positive_number("DBJOBQ_CALL_TIMEOUT", call_timeout)
-    worker: dict[str, Any] = {}
-    for key, option in _WORKER_KEYS.items():
-        value = config[key]
-        if option.multiple:
-            worker[option.dest] = _names(key, value) or None
-        elif option.type is int:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigurationError(f"{key} must be a positive integer, not {value!r}")
-            worker[option.dest] = value
-        else:
-            worker[option.dest] = _positive_number(key, value)
+    worker = WorkerConfig.from_options(
+        {name: config[key] for key, name in _WORKER_KEYS.items()}, label=lambda name: f"{PREFIX}{name.upper()}"
+    )
     prefix = config["DBJOBQ_DASHBOARD_URL_PREFIX"]
     if prefix is not None and (not isinstance(prefix, str) or not prefix.startswith("/")):
         raise ConfigurationError(f"DBJOBQ_DASHBOARD_URL_PREFIX must be a path like '/dbjobq' (or None), not {prefix!r}")
@@ -158,7 +153,7 @@ def load_settings(app: Flask) -> Settings:
         engine_options=dict(engine_options),
         call_timeout=call_timeout,
         imports=_names("DBJOBQ_IMPORTS", config["DBJOBQ_IMPORTS"]),
-        worker_options=worker,
+        worker=worker,
         create_dir=create_dir,
     )
 
@@ -205,8 +200,3 @@ def _app_stacklevel() -> int:
     while frame.f_back is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
         frame, level = frame.f_back, level + 1
     return level
-
-
-def _did_you_mean(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean {close[0]}?)" if close else ""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from .app import main
-from .main import cli
-from .worker_options import (
+from ..runner import (
     WORKER_OPTIONS,
     add_argparse_worker_options,
     click_worker_options,
@@ -12,6 +10,8 @@ from .worker_options import (
     run_worker_blocking,
     worker_kwargs,
 )
+from .app import main
+from .main import cli
 
 __all__ = [
     "WORKER_OPTIONS",

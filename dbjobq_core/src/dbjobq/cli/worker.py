@@ -12,12 +12,12 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..execution import RunResult
 from ..models import Job
+from ..runner import click_worker_options, configure_logging, run_worker_blocking
 from ..storage.urls import parse_url
 from ..worker import Worker, WorkerStats
 from . import formatting
 from .imports import import_modules
 from .main import CliState, pass_state
-from .worker_options import click_worker_options, configure_logging, run_worker_blocking
 
 
 @click.command(short_help="Run a worker (until SIGTERM/Ctrl-C, or drained with --burst).")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
+from dbjobq import DBJobQError
 from dbjobq.integration import add_argparse_worker_options, configure_logging
 
 from ... import conf, worker
@@ -21,21 +23,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_argparse_worker_options(parser)
-        settings = conf.get_settings_unchecked()
-        parser.set_defaults(
-            concurrency=settings.concurrency,
-            poll_interval=settings.poll_interval,
-            schedule_poll_interval=settings.schedule_poll_interval,
-            shutdown_timeout=settings.shutdown_timeout,
-        )
+        try:
+            defaults = conf.get_settings_unchecked().worker.options()
+        except ImproperlyConfigured:
+            defaults = None  # the system checks report the bad value before the command runs
+        add_argparse_worker_options(parser, defaults)
 
     def handle(self, *args: Any, **options: Any) -> None:
         configure_logging(options["log_level"])
-        if not options.get("queues"):
-            queues = conf.get_settings().queues
-            options["queues"] = list(queues) if queues else None
-        stats = worker.run_worker(options)
+        try:
+            stats = worker.run_worker(options)
+        except DBJobQError as exc:  # the worker stopped on an error of its own: exit non-zero
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"Worker stopped: {stats.completed} completed, {stats.failed} failed, {stats.retried} retried"
         )

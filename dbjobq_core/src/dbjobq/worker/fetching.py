@@ -1,0 +1,165 @@
+"""The fetch loop: claims as many due jobs as the worker has room for, in one round trip, and starts them.
+
+It waits for room (a slot freed, outcomes recorded) or for a wake-up, backs off while the database
+fails, and in burst mode decides when nothing is left to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from ..models import Job
+from ..storage.base import BaseStorage
+from .backoff import backoff
+from .config import WorkerConfig
+from .inflight import InFlight
+from .maintenance import Maintenance
+from .outcomes import OutcomeBuffer
+from .threads import JobThreads
+from .wakeups import Wakeups, sleep_until
+
+logger = logging.getLogger(__name__)
+
+
+class Fetcher:
+    """Claims and starts jobs for one worker; :meth:`run` is its loop."""
+
+    def __init__(
+        self,
+        storage: BaseStorage,
+        worker_id: str,
+        config: WorkerConfig,
+        inflight: InFlight,
+        outcomes: OutcomeBuffer,
+        threads: JobThreads,
+        wakeups: Wakeups,
+        maintenance: Maintenance,
+        *,
+        spawn: Callable[[Job], asyncio.Task[None]],
+        stopping: asyncio.Event,
+    ) -> None:
+        self.storage = storage
+        self.worker_id = worker_id
+        self.config = config
+        self.queues = list(config.queues) if config.queues else None
+        self.inflight = inflight
+        self.outcomes = outcomes
+        self.threads = threads
+        self.wakeups = wakeups
+        self.maintenance = maintenance
+        self._spawn = spawn
+        self._stopping = stopping
+        self.burst = False
+        self.paused = False
+        self.capacity = asyncio.Event()  # a slot freed, or outcomes were recorded
+        self.resumed = asyncio.Event()
+        self.idle = asyncio.Event()  # burst: nothing is left to do
+
+    def wake_all(self) -> None:
+        """Let the loop see that the worker is stopping, whatever it waits for."""
+        for event in (self.wakeups.event, self.capacity, self.resumed):
+            event.set()
+
+    async def run(self) -> None:
+        """Claim and start jobs until the worker stops (or, in burst mode, until nothing is left)."""
+        failures = 0
+        while not self._stopping.is_set():
+            if self.paused:
+                await self.resumed.wait()
+                continue
+            wanted = self.room()
+            if wanted <= 0:
+                await self._wait_for_room()
+                continue
+            self.wakeups.event.clear()
+            try:
+                claimed = await self._claim(wanted)
+                failures = 0
+            except Exception:
+                failures += 1
+                await self._back_off(failures, "Claiming jobs failed", "claim_failed")
+                continue
+            self.inflight.add_claimed(claimed)
+            if self._stopping.is_set():
+                return  # stop() releases them
+            self.start_buffered()
+            if len(claimed) == wanted:
+                continue
+            if not self.burst:
+                await self.wakeups.wait()  # nothing more is due: until an enqueue wakes us, or the poll
+            elif claimed:
+                await self._wait_for_room()  # the rest of the backlog: back as soon as a job finishes
+            else:
+                try:
+                    done = await self._burst_done()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    await self._back_off(failures, "Burst check failed", "burst_failed")
+                    continue
+                if done:
+                    self.idle.set()
+                    return
+
+    def room(self) -> int:
+        """How many jobs to claim now (0 or less: wait for room).
+
+        While jobs are buffered, only room worth a round trip counts. Outcomes not yet recorded count
+        too once they exceed a batch: if recording lags (or fails), claiming waits for it rather than
+        piling up finished jobs in memory.
+        """
+        capacity = self.inflight.capacity()
+        wanted = capacity - len(self.inflight) - self.threads_over()
+        if self.inflight.buffer and wanted < capacity // 2:
+            return 0
+        if len(self.outcomes) > max(capacity, self.config.flush_size):
+            return 0
+        return wanted
+
+    def threads_over(self) -> int:
+        """Abandoned job threads beyond ``concurrency``: each holds a slot until it returns, so that a
+        job that always hangs cannot pile up threads without bound."""
+        return max(0, self.threads.abandoned_count() - self.config.concurrency)
+
+    def start_buffered(self) -> None:
+        """Start claimed jobs while slots are free."""
+        self.inflight.start_buffered(self.config.concurrency - self.threads_over(), self._spawn)
+
+    async def _wait_for_room(self) -> None:
+        self.capacity.clear()
+        await self.capacity.wait()
+
+    async def _back_off(self, failures: int, what: str, action: str) -> None:
+        delay = backoff(failures)
+        logger.exception("%s; retrying in %.1fs", what, delay, extra={"action": action})
+        await sleep_until(delay, self._stopping)
+
+    async def _burst_done(self) -> bool:
+        """In burst mode: True once nothing runs, every outcome is recorded and nothing is due."""
+        while self.inflight.running:
+            await self._wait_for_room()
+        await self.outcomes.flush()
+        # Our own lease recovery first: a job whose lease expired under a dead worker is due now, and
+        # the maintenance loop's concurrent pass may not have landed when we look.
+        await self.maintenance.recover()
+        if len(self.outcomes) or await self._has_due_job():
+            return False
+        # A retry falling due within a poll interval still belongs to this burst.
+        wait = await self.storage.seconds_until_due(self.queues)
+        if wait is not None and wait <= self.config.poll_interval:
+            await sleep_until(max(wait, 0.0), self._stopping)
+            return False
+        return True
+
+    async def _claim(self, limit: int) -> list[Job]:
+        return await self.storage.claim_jobs(
+            limit, worker_id=self.worker_id, lease_timeout=self.config.lease_timeout, queues=self.queues
+        )
+
+    async def _has_due_job(self) -> bool:
+        claimed = await self._claim(self.inflight.capacity())
+        self.inflight.add_claimed(claimed)
+        self.start_buffered()
+        return bool(claimed)

@@ -1,0 +1,78 @@
+"""Keeping the queue healthy: lease recovery and retention (maintenance), and firing due schedules.
+
+Any number of workers run these loops: the storage makes each pass safe to race (a recovered job is
+requeued once, a schedule occurrence fires once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from ..models import JobStatus
+from ..storage.base import BaseStorage
+from .config import WorkerConfig
+from .wakeups import sleep_until
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two retention passes of one worker.
+RETENTION_INTERVAL = 3600.0
+
+
+class Maintenance:
+    """Requeues the jobs of dead workers every ``interval`` s; prunes old jobs and workers hourly."""
+
+    def __init__(self, storage: BaseStorage, config: WorkerConfig) -> None:
+        self.storage = storage
+        self.interval = config.maintenance_interval or min(config.lease_timeout / 2, 30.0)
+        self.lease_timeout = config.lease_timeout
+        self.retention = config.retention
+        self.failed_retention = config.failed_retention
+        self._last_retention: float | None = None  # time.monotonic() of the last pass
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Maintenance passes until ``stopping`` is set (a failed pass is logged and tried again)."""
+        while True:
+            try:
+                await self.recover()
+                now = time.monotonic()
+                if self._last_retention is None or now - self._last_retention >= RETENTION_INTERVAL:
+                    self._last_retention = now
+                    await self.apply_retention()
+            except Exception:
+                logger.exception("Maintenance failed", extra={"action": "maintenance_failed"})
+            if await sleep_until(self.interval, stopping):
+                return
+
+    async def recover(self) -> int:
+        """Requeue (or fail, out of attempts) running jobs whose lease expired; return how many."""
+        requeued, failed = await self.storage.recover_expired_leases()
+        return requeued + failed
+
+    async def apply_retention(self) -> None:
+        """Delete finished jobs older than the retention ages, and workers long silent."""
+        removed = 0
+        if self.retention is not None:
+            removed += await self.storage.purge(self.retention, [JobStatus.COMPLETED, JobStatus.CANCELLED])
+        if self.failed_retention is not None:
+            removed += await self.storage.purge(self.failed_retention, [JobStatus.FAILED])
+        await self.storage.prune_workers(max(3600.0, 10 * self.lease_timeout))
+        if removed:
+            logger.info("Retention removed %d finished job(s)", removed, extra={"action": "retention"})
+
+
+async def run_scheduler(
+    storage: BaseStorage, interval: float, on_fired: Callable[[], None], stopping: asyncio.Event
+) -> None:
+    """Fire due schedules every ``interval`` s until ``stopping``; ``on_fired`` wakes the fetch loop."""
+    while True:
+        try:
+            if await storage.fire_due_schedules():
+                on_fired()
+        except Exception:
+            logger.exception("Firing schedules failed", extra={"action": "scheduler_failed"})
+        if await sleep_until(interval, stopping):
+            return

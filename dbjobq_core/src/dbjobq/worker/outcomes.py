@@ -1,0 +1,111 @@
+"""The outcome buffer: finished jobs' outcomes, recorded in batches on size or time.
+
+A write that fails keeps its outcomes buffered for the next try; while more than a batch waits, the
+worker claims nothing new (see ``Worker``), so a database that cannot keep up holds the worker back
+instead of filling its memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from ..models import Outcome
+from ..storage.base import BaseStorage
+from .backoff import backoff
+from .config import WorkerConfig
+from .stats import WorkerStats
+from .wakeups import sleep_until
+
+logger = logging.getLogger(__name__)
+
+
+class OutcomeBuffer:
+    """Outcomes waiting to be recorded; :meth:`run` is the flush loop, :meth:`flush` a flush now."""
+
+    def __init__(
+        self,
+        storage: BaseStorage,
+        stats: WorkerStats,
+        config: WorkerConfig,
+        *,
+        on_recorded: Callable[[], None],
+    ) -> None:
+        self.storage = storage
+        self.stats = stats
+        self.flush_size = config.flush_size
+        self.flush_interval = config.flush_interval
+        self._on_recorded = on_recorded
+        self._outcomes: list[Outcome] = []
+        self._ready = asyncio.Event()
+        self._lock = asyncio.Lock()  # a concurrent flush must land before anyone counts on it
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def add(self, outcome: Outcome) -> None:
+        """Buffer ``outcome``; the flush loop records it within ``flush_interval`` (at once when full)."""
+        self._outcomes.append(outcome)
+        if len(self._outcomes) == 1 or len(self._outcomes) >= self.flush_size:
+            self._ready.set()
+
+    def wake(self) -> None:
+        """Let the flush loop see that the worker is closing."""
+        self._ready.set()
+
+    async def run(self, closing: asyncio.Event) -> None:
+        """Record outcomes as they come, until ``closing`` (the final flush is :meth:`flush` ``(final=True)``)."""
+        failures = 0
+        while True:
+            await self._ready.wait()
+            if closing.is_set():
+                return
+            if len(self._outcomes) < self.flush_size and await sleep_until(self.flush_interval, closing):
+                return  # a few milliseconds' wait gathers the outcomes of jobs finishing together
+            self._ready.clear()
+            try:
+                await self.flush()
+                failures = 0
+            except Exception:
+                failures += 1
+                delay = backoff(failures)
+                logger.exception(
+                    "Recording %d outcome(s) failed; retrying in %.1fs",
+                    len(self._outcomes),
+                    delay,
+                    extra={"action": "flush_failed"},
+                )
+                if await sleep_until(delay, closing):
+                    return
+                self._ready.set()
+
+    async def flush(self, final: bool = False) -> None:
+        """Record the buffered outcomes. A failed write keeps them buffered (``final``: after 5 tries)."""
+        async with self._lock:
+            attempts = 5 if final else 1
+            for attempt in range(attempts):
+                if not self._outcomes:
+                    return
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    accepted = await self.storage.record_outcomes(batch)
+                except BaseException:
+                    self._outcomes = batch + self._outcomes
+                    if not final or attempt == attempts - 1:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                    continue
+                self._on_recorded()
+                self._report_rejected(batch, accepted)
+
+    def _report_rejected(self, batch: list[Outcome], accepted: set[str]) -> None:
+        for outcome in batch:
+            if outcome.job_id not in accepted:
+                self.stats.rejected += 1
+                logger.warning(
+                    "Outcome of job %s rejected: the job no longer holds this worker's claim "
+                    "(cancelled, or its lease expired and it was requeued)",
+                    outcome.job_id,
+                    extra={"action": "outcome_rejected", "job_id": outcome.job_id},
+                )
