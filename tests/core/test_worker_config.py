@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from dbjobq import ConfigurationError, JobQueue, Worker
+from dbjobq.errors import InvalidOptionError
 from dbjobq.runner import WORKER_OPTIONS, add_argparse_worker_options, worker_kwargs
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.worker import WorkerConfig
-from dbjobq.worker.config import InvalidOptionError, option_names, setting_names
+from dbjobq.worker.config import option_names, setting_names
 
 ROOT = Path(__file__).resolve().parents[2]
 

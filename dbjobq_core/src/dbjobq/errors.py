@@ -14,6 +14,14 @@ class ConfigurationError(DBJobQError, ValueError):
     """DBJobQ is misconfigured."""
 
 
+class InvalidOptionError(ConfigurationError):
+    """A worker option has a bad value or an unknown name; ``option`` names it."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
 class StorageError(DBJobQError):
     """The database could not complete the operation."""
 

@@ -14,6 +14,7 @@ from .cli import schedules as schedules_commands
 from .cli import stats as stats_commands
 from .cli.imports import import_modules
 from .cli.main import USER_ERRORS, CliState, one_line
+from .errors import InvalidOptionError
 from .logs import log_through_host
 from .redaction import is_secret_key, mask_url
 from .runner import (
@@ -27,7 +28,7 @@ from .storage.records import new_job_row
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .timing import as_seconds
-from .worker.config import InvalidOptionError, WorkerConfig, did_you_mean
+from .worker.config import WorkerConfig, did_you_mean
 
 __all__ = [
     "NOTIFY_FUNCTION_SQL",

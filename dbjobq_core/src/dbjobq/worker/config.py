@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import InvalidOptionError
 from ..execution import SyncWrapper
 
 DAY = 86400.0
@@ -29,19 +29,14 @@ class _Invalid(ValueError):
     """A value out of its option's range; the message says what was expected."""
 
 
-class InvalidOptionError(ConfigurationError):
-    """A worker option has a bad value or name; ``option`` names it."""
-
-    def __init__(self, message: str, option: str) -> None:
-        super().__init__(message)
-        self.option = option
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     """A worker's options, with their defaults (stated here once) and their validation.
 
-    ``WorkerConfig(concurrency=4)`` raises :class:`~dbjobq.ConfigurationError` for a bad value;
+    ``WorkerConfig(concurrency=0)`` raises :class:`~dbjobq.errors.InvalidOptionError` (a
+    :class:`~dbjobq.ConfigurationError`, so a ``ValueError``) for a bad value;
     :meth:`from_options` also rejects unknown names, suggesting the closest one.
     """
 
@@ -105,7 +100,7 @@ class WorkerConfig:
         """Validate ``options`` (option name -> value) over ``base`` (default: the defaults).
 
         ``label`` names an option in messages as the user wrote it (``DBJOBQ_CONCURRENCY``, ...).
-        Raises :class:`~dbjobq.ConfigurationError` with a did-you-mean hint for an unknown name.
+        Raises :class:`~dbjobq.errors.InvalidOptionError` with a did-you-mean hint for an unknown name.
         """
         names = option_names()
         for name in options:
