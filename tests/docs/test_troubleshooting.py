@@ -36,7 +36,7 @@ ELSEWHERE = {
     "ERROR: Could not find a version that satisfies the requirement dbjobq<0.3,>=0.2.0 (from dbjobq-django) "
     "(from versions: 0.1.0)",
 }
-_ERROR_LINE = re.compile(r"^(?:[\w.]+(?:Error|Exception)|ERROR): ")
+_ERROR_LINE = re.compile(r"^(?:[\w.]+(?:Error|Exception)|ERROR|Error): ")
 # The schema versions in that message change with the schema; the page shows one example.
 _VERSIONS = re.compile(r"schema version \d+, newer than this dbjobq \(\d+\)")
 
@@ -144,6 +144,9 @@ async def produced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
         await once.stop()
         lines.add(await _raised(once.start))
 
+        lines.add(await _raised(lambda: queue.retry_jobs("pending")))
+        lines.add(await _raised(lambda: queue.cancel_jobs("completed")))
+
     db = sqlite3.connect(tmp_path / "jobs.sqlite3")
     with db:
         db.execute("UPDATE dbjobq_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'schema_version'")
@@ -155,6 +158,26 @@ async def produced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
         await newer.close()
 
     lines |= _framework_lines()
+    return lines
+
+
+def _cli_lines(tmp_path: Path) -> set[str]:
+    """The ``Error:`` lines of the command line's questions and selections (outside any event loop)."""
+    from click.testing import CliRunner
+
+    from dbjobq.cli import cli
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
+    assert CliRunner().invoke(cli, ["--url", url, "enqueue", "x.y", "--queue", "emails"]).exit_code == 0
+    lines = set()
+    for args, answer in (
+        (["cancel", "--queue", "emails"], "n\n"),
+        (["cancel", "--queue", "emails"], None),
+        (["retry"], None),
+    ):
+        result = CliRunner().invoke(cli, ["--url", url, *args], input=answer, prog_name="dbjobq")
+        assert result.exit_code != 0, result.output
+        lines.add(result.stderr.strip().splitlines()[-1])
     return lines
 
 
@@ -185,7 +208,7 @@ def _framework_lines() -> set[str]:
 
 def test_troubleshooting_page_quotes_real_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    made = {_normal(line) for line in asyncio.run(produced(tmp_path, monkeypatch))}
+    made = {_normal(line) for line in asyncio.run(produced(tmp_path, monkeypatch)) | _cli_lines(tmp_path)}
     quoted = {_normal(line) for line in page_lines() - ELSEWHERE}
     assert sorted(made - quoted) == [], "errors the page shows differently (update docs/troubleshooting.md)"
     assert sorted(quoted - made) == [], "page lines no code produces (fix them, or list them in ELSEWHERE)"

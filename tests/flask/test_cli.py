@@ -159,3 +159,20 @@ def test_cli_worker_help_shows_the_apps_config(make_app: AppFactory) -> None:
     app, _ = make_app(DBJOBQ_CONCURRENCY=2, DBJOBQ_QUEUES=["mail"], DBJOBQ_LEASE_TIMEOUT=12.5)
     help_text = app.test_cli_runner().invoke(args=["dbjobq", "worker", "--help"]).output
     assert "[default: 2]" in help_text and "[default: 12.5]" in help_text and "[default: mail]" in help_text
+
+
+@pytest.mark.databases("sqlite")
+def test_cli_bulk_cancel_and_purge_dry_run(app_and_jobq: tuple[Flask, DBJobQ]) -> None:
+    app, jobq = app_and_jobq
+    with app.app_context():
+        ids = jobq.enqueue_many(jobs.add, [{"a": i, "b": 1} for i in range(3)], queue="bulk")
+    runner = app.test_cli_runner()
+    asked = runner.invoke(args=["dbjobq", "cancel", "--queue", "bulk"], input="y\n")
+    assert asked.exit_code == 0, asked.output
+    assert "Cancel 3 pending or running job(s) on queue 'bulk'?" in asked.output
+    with app.app_context():
+        assert {jobq.get_job(i).status for i in ids} == {JobStatus.CANCELLED}  # type: ignore[union-attr]
+    retried = runner.invoke(args=["dbjobq", "retry", "--status", "cancelled", "--yes", "--json"])
+    assert json.loads(retried.stdout) == {"matched": 3, "retried": 3}
+    dry = runner.invoke(args=["dbjobq", "purge", "--older-than", "1d", "--dry-run", "--json"])
+    assert json.loads(dry.stdout) == {"dry_run": True, "would_delete": 0}

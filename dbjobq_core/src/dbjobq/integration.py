@@ -9,11 +9,12 @@ core module. Everything here keeps its name when the core's internals move.
 from __future__ import annotations
 
 from . import registry, scheduling
+from .cli import bulk as bulk_commands
 from .cli import jobs as jobs_commands
 from .cli import schedules as schedules_commands
 from .cli import stats as stats_commands
 from .cli.imports import import_modules
-from .cli.main import USER_ERRORS, CliState, one_line
+from .cli.main import USER_ERRORS, CliState, DBJobQGroup, one_line
 from .errors import InvalidOptionError
 from .logs import log_through_host
 from .redaction import is_secret_key, mask_url
@@ -37,10 +38,12 @@ __all__ = [
     "USER_ERRORS",
     "WORKER_OPTIONS",
     "CliState",
+    "DBJobQGroup",
     "InvalidOptionError",
     "WorkerConfig",
     "add_argparse_worker_options",
     "as_seconds",
+    "bulk_commands",
     "click_worker_options",
     "configure_logging",
     "did_you_mean",

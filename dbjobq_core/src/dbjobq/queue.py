@@ -25,6 +25,8 @@ from .timing import as_seconds
 logger = logging.getLogger(__name__)
 
 JobRef = Callable[..., Any] | str
+#: One job status, or several (any of them matches).
+StatusFilter = JobStatus | str | Sequence[JobStatus | str]
 
 
 class JobQueue:
@@ -231,11 +233,15 @@ class JobQueue:
         *,
         batch_size: int = 5000,
         on_progress: Callable[[int], None] | None = None,
+        dry_run: bool = False,
     ) -> int:
         """Delete jobs in ``statuses`` that finished more than ``older_than`` ago, ``batch_size`` rows per
-        transaction (``on_progress`` gets each batch's count); return how many."""
+        transaction (``on_progress`` gets each batch's count); return how many. With ``dry_run`` nothing
+        is deleted: the count is how many would be."""
         seconds = float(as_seconds(older_than))
-        return await self.storage.purge(seconds, statuses, batch_size=batch_size, on_progress=on_progress)
+        return await self.storage.purge(
+            seconds, statuses, batch_size=batch_size, on_progress=on_progress, dry_run=dry_run
+        )
 
     async def delete_job(self, job_id: str) -> bool:
         """Delete a finished job; False if it is pending or running (cancel it first). Unknown id:
@@ -248,10 +254,45 @@ class JobQueue:
     async def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
         """Retry every failed job (of ``queue`` and/or ``job_type``) as :meth:`retry_job` does; return
         how many. Count them first with ``count_jobs(JobStatus.FAILED, queue=…, job_type=…)``."""
-        retried = await self.storage.retry_failed(queue=queue, job_type=job_type)
+        return await self.retry_jobs(JobStatus.FAILED, queue=queue, job_type=job_type)
+
+    async def retry_jobs(
+        self,
+        status: StatusFilter = JobStatus.FAILED,
+        *,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | timedelta | None = None,
+    ) -> int:
+        """Retry every job that matches, as :meth:`retry_job` does; return how many.
+
+        ``status`` is failed (the default), cancelled, or both as a list; ``older_than`` keeps the jobs
+        created more than that long ago. Count them first with :meth:`count_jobs` and the same filters.
+        Another status is a ``ValueError`` and nothing changes.
+        """
+        retried = await self.storage.retry_matching(
+            status=status, queue=queue, job_type=job_type, older_than=as_seconds(older_than)
+        )
         if retried:
             self._notify()
         return retried
+
+    async def cancel_jobs(
+        self,
+        status: StatusFilter | None = None,
+        *,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | timedelta | None = None,
+    ) -> int:
+        """Cancel every job that matches, as :meth:`cancel_job` does; return how many.
+
+        ``status`` is pending, running, or both (``None``, the default); the filters are those of
+        :meth:`count_jobs`. A running job's late outcome is rejected. Another status is a ``ValueError``.
+        """
+        return await self.storage.cancel_matching(
+            status=status, queue=queue, job_type=job_type, older_than=as_seconds(older_than)
+        )
 
     # -- operators' views (dashboard, CLI) -------------------------------------------------------
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
@@ -260,10 +301,18 @@ class JobQueue:
         return await self.storage.queue_stats(count_cap)
 
     async def count_jobs(
-        self, status: JobStatus | str | None = None, *, queue: str | None = None, job_type: str | None = None
+        self,
+        status: StatusFilter | None = None,
+        *,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | timedelta | None = None,
     ) -> int:
-        """How many jobs match every given filter."""
-        return await self.storage.count_matching(status=status, queue=queue, job_type=job_type)
+        """How many jobs match every given filter: ``status`` one status or a list of them,
+        ``older_than`` (seconds or a timedelta) those created more than that long ago."""
+        return await self.storage.count_matching(
+            status=status, queue=queue, job_type=job_type, older_than=as_seconds(older_than)
+        )
 
     async def count_finished(self, within: float | timedelta = 60.0) -> int:
         """How many jobs completed or failed in the last ``within`` (seconds or a timedelta)."""

@@ -23,6 +23,7 @@ from dbjobq.integration import (
     one_line,
     run_worker_blocking,
 )
+from dbjobq.integration import bulk_commands as core_bulk
 from dbjobq.integration import jobs_commands as core_jobs
 from dbjobq.integration import schedules_commands as core_schedules
 from dbjobq.integration import stats_commands as core_stats
@@ -101,9 +102,9 @@ for _command in (
     core_jobs.enqueue,
     core_jobs.list_jobs,
     core_jobs.show_job,
-    core_jobs.retry,
-    core_jobs.cancel,
-    core_jobs.purge,
+    core_bulk.retry,
+    core_bulk.cancel,
+    core_bulk.purge,
     core_stats.stats,
     core_schedules.schedules,
 ):

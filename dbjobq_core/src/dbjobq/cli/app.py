@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jobs, schedules, stats, web, worker
+from . import bulk, jobs, schedules, stats, web, worker
 from .main import cli
 
 cli.add_command(worker.worker)
@@ -12,9 +12,9 @@ cli.add_command(jobs.enqueue)
 cli.add_command(jobs.list_jobs)
 cli.add_command(jobs.show_job)
 cli.add_command(stats.stats)
-cli.add_command(jobs.retry)
-cli.add_command(jobs.cancel)
-cli.add_command(jobs.purge)
+cli.add_command(bulk.retry)
+cli.add_command(bulk.cancel)
+cli.add_command(bulk.purge)
 cli.add_command(schedules.schedules)
 cli.add_command(jobs.init_db)
 cli.add_command(web.web)

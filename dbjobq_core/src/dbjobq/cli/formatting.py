@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +25,9 @@ from .terminal import escape_control
 
 #: Column order for statuses in tables.
 STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
+
+#: Consoles at least this wide get the full tables; narrower ones (80 columns) a compact layout.
+WIDE = 150
 
 _STATUS_STYLES = {
     "pending": "yellow",
@@ -91,8 +95,26 @@ def status_text(status: str) -> Text:
     return plain(status, style=_STATUS_STYLES.get(status, ""))
 
 
-def jobs_table(jobs: Iterable[Job], *, title: str | None = None) -> Table:
-    """One row per job."""
+def jobs_table(jobs: Iterable[Job], *, title: str | None = None, width: int = 200) -> Table:
+    """One row per job, laid out for a console ``width`` columns wide.
+
+    Wide consoles get every column with absolute times; narrower ones (an 80-column terminal) keep
+    the whole id, status, type and queue (folded when long) and one relative time, dropping the rest.
+    """
+    now = time.time()
+    if width < WIDE:
+        table = _narrow_table(title)
+        table.add_column("id", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("type", overflow="fold")
+        table.add_column("queue", overflow="fold", min_width=7)
+        table.add_column("when", no_wrap=True)
+        for job in jobs:
+            last = job.finished_at if job.is_finished else job.execute_at
+            table.add_row(
+                plain(job.id), status_text(job.status.value), plain(job.type), plain(job.queue), ago(last, now)
+            )
+        return table
     table = Table(title=title, title_justify="left")
     table.add_column("id", no_wrap=True)
     table.add_column("type", overflow="fold")
@@ -102,7 +124,6 @@ def jobs_table(jobs: Iterable[Job], *, title: str | None = None) -> Table:
     table.add_column("attempts", justify="right")
     table.add_column("created (UTC)", no_wrap=True)
     table.add_column("due / finished (UTC)", no_wrap=True)
-    now = time.time()
     for job in jobs:
         last = job.finished_at if job.is_finished else job.execute_at
         table.add_row(
@@ -116,6 +137,24 @@ def jobs_table(jobs: Iterable[Job], *, title: str | None = None) -> Table:
             when(last, now),
         )
     return table
+
+
+def _narrow_table(title: str | None) -> Table:
+    """A table without vertical rules or outer padding (two spaces between columns), for 80 columns."""
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False
+    )
+
+
+def ago(moment: datetime | float | None, now: float | None = None) -> str:
+    """``5m ago``, ``in 2h``, ``now`` or ``-``: a relative time that fits a narrow column."""
+    if moment is None:
+        return "-"
+    stamp = moment.timestamp() if isinstance(moment, datetime) else float(moment)
+    delta = stamp - (time.time() if now is None else now)
+    if abs(delta) < 1:
+        return "now"
+    return f"in {format_duration(delta)}" if delta > 0 else f"{format_duration(-delta)} ago"
 
 
 def print_job(out: Console, job: Job) -> None:
@@ -141,38 +180,48 @@ def print_job(out: Console, job: Job) -> None:
         out.print(plain(error.rstrip(), multiline=True), soft_wrap=True)
 
 
-def schedules_table(schedules: Iterable[Schedule]) -> Table:
-    """One row per schedule."""
-    table = Table()
-    table.add_column("id", no_wrap=True)
+def schedules_table(schedules: Iterable[Schedule], *, width: int = 200) -> Table:
+    """One row per schedule, laid out for a console ``width`` columns wide (see :func:`jobs_table`)."""
+    narrow = width < WIDE
+    table = _narrow_table(None) if narrow else Table()
+    table.add_column("id", overflow="fold")
     table.add_column("job type", overflow="fold")
-    table.add_column("every / cron")
-    table.add_column("enabled")
-    table.add_column("queue")
-    table.add_column("next run (UTC)", no_wrap=True)
-    table.add_column("last run (UTC)", no_wrap=True)
+    table.add_column("every / cron", overflow="fold")
+    table.add_column("on" if narrow else "enabled", no_wrap=True)
+    if narrow:
+        table.add_column("next run", no_wrap=True)
+    else:
+        table.add_column("queue")
+        table.add_column("next run (UTC)", no_wrap=True)
+        table.add_column("last run (UTC)", no_wrap=True)
     now = time.time()
     for schedule in schedules:
         if str(schedule.schedule_type) == "interval":
             rhythm = f"every {format_duration(float(schedule.schedule_expression))}"
         else:
             rhythm = f"cron {schedule.schedule_expression}"
-        table.add_row(
-            plain(schedule.id),
-            plain(schedule.job_type),
-            plain(rhythm),
-            Text("yes", style="green") if schedule.enabled else Text("no", style="dim"),
-            plain(schedule.queue),
-            when(schedule.next_run, now) if schedule.enabled else Text("-"),
-            when(schedule.last_run, now),
-        )
+        enabled = Text("yes", style="green") if schedule.enabled else Text("no", style="dim")
+        next_run: Text | str = when(schedule.next_run, now) if schedule.enabled else Text("-")
+        if narrow:
+            next_run = ago(schedule.next_run, now) if schedule.enabled else Text("-")
+            table.add_row(plain(schedule.id), plain(schedule.job_type), plain(rhythm), enabled, next_run)
+        else:
+            table.add_row(
+                plain(schedule.id),
+                plain(schedule.job_type),
+                plain(rhythm),
+                enabled,
+                plain(schedule.queue),
+                next_run,
+                when(schedule.last_run, now),
+            )
     return table
 
 
 def counts_table(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, int]) -> Table:
     """Job counts: one row per queue, one column per status, and a total row."""
     table = Table(title="Jobs by queue and status", title_justify="left")
-    table.add_column("queue")
+    table.add_column("queue", overflow="fold")
     for status in STATUSES:
         table.add_column(status, justify="right", style=_STATUS_STYLES[status])
     table.add_column("total", justify="right", style="bold")

@@ -1,18 +1,17 @@
-"""Sub-commands about jobs: init-db, enqueue, jobs, job, retry, cancel and purge."""
+"""Sub-commands about jobs: init-db, enqueue, jobs and job (retry, cancel and purge are in ``bulk``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import click
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ..errors import InvalidJobStateError, JobNotFoundError
+from ..errors import JobNotFoundError
 from ..models import FINISHED_STATUSES, Job, JobStatus
 from ..queue import JobQueue
 from ..redaction import mask_url
 from . import formatting
-from .durations import DURATION, format_duration
+from .durations import DURATION
 from .imports import import_modules
 from .main import CliState, pass_state
 from .params import JSON_OBJECT
@@ -103,7 +102,7 @@ def list_jobs(
     if not jobs:
         out.print("No jobs match." if total else "No jobs.")
         return
-    out.print(formatting.jobs_table(jobs, title=f"{len(jobs)} of {total} job(s)"))
+    out.print(formatting.jobs_table(jobs, title=f"{len(jobs)} of {total} job(s)", width=out.width))
 
 
 @click.command("job", short_help="Show one job, with its error and traceback.")
@@ -123,79 +122,3 @@ def show_job(state: CliState, job_id: str, as_json: bool) -> None:
         formatting.echo_json(formatting.job_dict(job))
     else:
         formatting.print_job(formatting.console(), job)
-
-
-@click.command(short_help="Run a failed or cancelled job again.")
-@click.argument("job_id")
-@pass_state
-def retry(state: CliState, job_id: str) -> None:
-    """Send failed or cancelled job JOB_ID back to pending, with its attempts reset."""
-
-    async def work(queue: JobQueue) -> Job | None:
-        if await queue.retry_job(job_id):
-            return None
-        return await queue.get_job(job_id)
-
-    blocking = state.run(work)
-    if blocking is not None:
-        raise InvalidJobStateError(
-            f"Job {job_id} is {blocking.status.value}: only failed or cancelled jobs can be retried"
-        )
-    click.echo(f"Job {job_id} is pending again")
-
-
-@click.command(short_help="Cancel a pending or running job.")
-@click.argument("job_id")
-@pass_state
-def cancel(state: CliState, job_id: str) -> None:
-    """Cancel pending or running job JOB_ID (a running job's late result is then discarded)."""
-
-    async def work(queue: JobQueue) -> Job | None:
-        if await queue.cancel_job(job_id):
-            return None
-        return await queue.get_job(job_id)
-
-    blocking = state.run(work)
-    if blocking is not None:
-        raise InvalidJobStateError(
-            f"Job {job_id} is already {blocking.status.value}: only pending or running jobs can be cancelled"
-        )
-    click.echo(f"Job {job_id} cancelled")
-
-
-@click.command(short_help="Delete finished jobs older than a duration.")
-@click.option("--older-than", type=DURATION, required=True,
-              help="Age since the job finished, e.g. 7d, 12h, 30m.")
-@click.option("--status", "statuses", type=_FINISHED_CHOICE, multiple=True,
-              help="Only jobs in this status (repeatable). [default: completed, failed and cancelled]")
-@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
-              help="Rows deleted per transaction.")
-@click.option("--json", "as_json", is_flag=True, help="Print {\"deleted\": N} as JSON.")
-@pass_state
-def purge(
-    state: CliState, older_than: float, statuses: tuple[str, ...], batch_size: int, as_json: bool
-) -> None:
-    """Delete finished jobs older than --older-than, in batches, with progress on a terminal."""
-    wanted = [JobStatus.parse(s) for s in statuses] or list(FINISHED_STATUSES)
-    err = formatting.console(stderr=True)
-    show_progress = err.is_terminal and not as_json
-
-    async def work(queue: JobQueue) -> int:
-        if not show_progress:
-            return await queue.purge(older_than, wanted, batch_size=batch_size)
-        with Progress(
-            SpinnerColumn(), TextColumn("Purging: {task.completed} job(s) deleted"), TimeElapsedColumn(),
-            console=err, transient=True,
-        ) as progress:
-            task = progress.add_task("purge", total=None)
-            return await queue.purge(
-                older_than, wanted, batch_size=batch_size, on_progress=lambda n: progress.advance(task, n)
-            )
-
-    deleted = state.run(work)
-    if as_json:
-        formatting.echo_json({"deleted": deleted})
-    else:
-        names = ", ".join(s.value for s in wanted)
-        click.echo(f"Deleted {deleted} job(s) ({names}) finished more than {format_duration(older_than)} ago")
-

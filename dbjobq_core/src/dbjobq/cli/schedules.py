@@ -51,7 +51,8 @@ def list_schedules(state: CliState, enabled_only: bool, as_json: bool) -> None:
     elif not found:
         click.echo("No schedules.")
     else:
-        formatting.console().print(formatting.schedules_table(found))
+        out = formatting.console()
+        out.print(formatting.schedules_table(found, width=out.width))
 
 
 @schedules.command("add", short_help="Create a schedule (--cron EXPR or --every DURATION).")

@@ -150,16 +150,42 @@ class BaseStorage(ABC):
         *,
         batch_size: int = 5000,
         on_progress: Callable[[int], None] | None = None,
+        dry_run: bool = False,
     ) -> int:
-        """Delete jobs in ``statuses`` that finished more than ``older_than`` seconds ago."""
+        """Delete jobs in ``statuses`` that finished more than ``older_than`` seconds ago; return how
+        many (with ``dry_run``: how many would go, deleting nothing)."""
 
     @abstractmethod
     async def delete_job(self, job_id: str) -> bool:
         """Delete a finished job; False if it is pending, running or unknown."""
 
-    @abstractmethod
     async def retry_failed(self, *, queue: str | None = None, job_type: str | None = None) -> int:
         """Send every failed job (of ``queue``/``job_type``) back to pending; return how many."""
+        return await self.retry_matching(status=JobStatus.FAILED, queue=queue, job_type=job_type)
+
+    @abstractmethod
+    async def retry_matching(
+        self,
+        *,
+        status: JobStatus | str | Sequence[JobStatus | str] = JobStatus.FAILED,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | None = None,
+    ) -> int:
+        """Send every matching failed or cancelled job back to pending as :meth:`retry_job` does
+        (filters as in :meth:`count_matching`; another status is a ``ValueError``); return how many."""
+
+    @abstractmethod
+    async def cancel_matching(
+        self,
+        *,
+        status: JobStatus | str | Sequence[JobStatus | str] | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | None = None,
+    ) -> int:
+        """Cancel every matching pending or running job as :meth:`cancel_job` does (``status`` None:
+        both; another status is a ``ValueError``); return how many."""
 
     # -- operators' views: per-queue figures, pages of jobs -----------------------------------
     @abstractmethod
@@ -169,9 +195,15 @@ class BaseStorage(ABC):
 
     @abstractmethod
     async def count_matching(
-        self, *, status: JobStatus | str | None = None, queue: str | None = None, job_type: str | None = None
+        self,
+        *,
+        status: JobStatus | str | Sequence[JobStatus | str] | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | None = None,
     ) -> int:
-        """How many jobs match every given filter."""
+        """How many jobs match every given filter: ``status`` one status or several, ``older_than``
+        created more than that many seconds ago."""
 
     @abstractmethod
     async def page_jobs(

@@ -15,9 +15,11 @@ from . import records
 from .database import Database
 from .dialects.default import INSERT_BATCH_SIZE
 from .schema import PENDING_SQL, jobs
-from .sql_views import job_filters
+from .sql_views import job_filters, status_values
 
 _FINISHED = [s.value for s in FINISHED_STATUSES]
+_CANCELLABLE = frozenset({JobStatus.PENDING.value, JobStatus.RUNNING.value})
+_RETRYABLE = frozenset({JobStatus.FAILED.value, JobStatus.CANCELLED.value})
 
 
 class JobsSQL:
@@ -114,17 +116,10 @@ class JobsSQL:
     # -- managing -----------------------------------------------------------------------------
     async def cancel_job(self, job_id: str) -> bool:
         """Cancel a pending or running job. A running job's late outcome is then rejected."""
-        now = time.time()
         stmt = (
             update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value]))
-            .values(
-                status=JobStatus.CANCELLED.value,
-                finished_at=now,
-                updated_at=now,
-                lease_token=None,
-                lease_expires_at=None,
-            )
+            .where(jobs.c.id == job_id, jobs.c.status.in_(sorted(_CANCELLABLE)))
+            .values(**_cancelled_values(time.time()))
         )
         async with self._db.transaction() as conn:
             return bool((await conn.execute(stmt)).rowcount)
@@ -148,19 +143,62 @@ class JobsSQL:
     async def retry_failed(
         self, *, queue: str | None = None, job_type: str | None = None, batch_size: int = 1000
     ) -> int:
-        """Send every failed job (of ``queue``/``job_type``) back to pending as :meth:`retry_job` does,
-        in batches of ``batch_size`` (short transactions beside running workers); return how many."""
-        failed = job_filters(JobStatus.FAILED, queue, job_type)
+        """Send every failed job (of ``queue``/``job_type``) back to pending; return how many."""
+        return await self.retry_matching(status=JobStatus.FAILED, queue=queue, job_type=job_type, batch_size=batch_size)
+
+    async def retry_matching(
+        self,
+        *,
+        status: JobStatus | str | Sequence[JobStatus | str] = JobStatus.FAILED,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | None = None,
+        batch_size: int = 1000,
+    ) -> int:
+        """Send every matching failed or cancelled job back to pending as :meth:`retry_job` does, in
+        batches of ``batch_size`` (short transactions beside running workers); return how many."""
+        wanted = status_values(status)
+        if not set(wanted) <= _RETRYABLE:
+            raise ValueError("Only failed or cancelled jobs can be retried: give status failed and/or cancelled")
+        return await self._update_matching(
+            job_filters(wanted, queue, job_type, older_than), _retried_values, batch_size
+        )
+
+    async def cancel_matching(
+        self,
+        *,
+        status: JobStatus | str | Sequence[JobStatus | str] | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | None = None,
+        batch_size: int = 1000,
+    ) -> int:
+        """Cancel every matching pending or running job as :meth:`cancel_job` does (``status`` None:
+        both), in batches of ``batch_size``; return how many."""
+        wanted = status_values(status) if status is not None else sorted(_CANCELLABLE)
+        if not set(wanted) <= _CANCELLABLE:
+            raise ValueError("Only pending or running jobs can be cancelled: give status pending and/or running")
+        return await self._update_matching(
+            job_filters(wanted, queue, job_type, older_than), _cancelled_values, batch_size
+        )
+
+    async def _update_matching(
+        self, filters: list[Any], values: Callable[[float], dict[str, Any]], batch_size: int
+    ) -> int:
+        """Apply ``values(now)`` to every job matching ``filters``, ``batch_size`` rows per transaction.
+
+        The UPDATE repeats the filters: a job that changed status since it was selected is left alone.
+        The new values never match the filters again, so the loop ends.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
         total = 0
         while True:
-            now = time.time()
             async with self._db.transaction() as conn:
-                ids = list((await conn.execute(select(jobs.c.id).where(*failed).limit(batch_size))).scalars().all())
+                ids = list((await conn.execute(select(jobs.c.id).where(*filters).limit(batch_size))).scalars().all())
                 if ids:
-                    result = await conn.execute(
-                        update(jobs).where(jobs.c.id.in_(ids), *failed).values(**_retried_values(now))
-                    )
-                    total += result.rowcount
+                    stmt = update(jobs).where(jobs.c.id.in_(ids), *filters).values(**values(time.time()))
+                    total += (await conn.execute(stmt)).rowcount
             if len(ids) < batch_size:
                 return total
 
@@ -171,19 +209,21 @@ class JobsSQL:
         *,
         batch_size: int = 5000,
         on_progress: Callable[[int], None] | None = None,
+        dry_run: bool = False,
     ) -> int:
-        """Delete finished jobs older than ``older_than`` seconds, in batches; return how many."""
+        """Delete finished jobs older than ``older_than`` seconds, in batches; return how many (with
+        ``dry_run``, how many would be deleted, deleting nothing)."""
         if older_than < 0 or not math.isfinite(older_than):
             raise ValueError("older_than must be a non-negative number of seconds")
         wanted = [JobStatus.parse(s) for s in statuses]
         if any(s not in FINISHED_STATUSES for s in wanted):
             raise ValueError("Only finished jobs (completed, failed, cancelled) can be purged")
         cutoff = time.time() - older_than
-        victims = (
-            select(jobs.c.id)
-            .where(jobs.c.status.in_([s.value for s in wanted]), jobs.c.finished_at < cutoff)
-            .limit(batch_size)
-        )
+        old = (jobs.c.status.in_([s.value for s in wanted]), jobs.c.finished_at < cutoff)
+        if dry_run:
+            async with self._db.transaction() as conn:
+                return int((await conn.execute(select(func.count()).select_from(jobs).where(*old))).scalar() or 0)
+        victims = select(jobs.c.id).where(*old).limit(batch_size)
         total = 0
         while True:
             async with self._db.transaction() as conn:
@@ -207,4 +247,15 @@ def _retried_values(now: float) -> dict[str, Any]:
         "started_at": None,
         "finished_at": None,
         "worker_id": None,
+    }
+
+
+def _cancelled_values(now: float) -> dict[str, Any]:
+    """A cancelled job: finished, its claim revoked so that a running worker's late outcome is rejected."""
+    return {
+        "status": JobStatus.CANCELLED.value,
+        "finished_at": now,
+        "updated_at": now,
+        "lease_token": None,
+        "lease_expires_at": None,
     }

@@ -3,7 +3,9 @@ counts, pages of job summaries and throughput, each bounded by an index whatever
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -19,16 +21,34 @@ SUMMARY_ERROR_CHARS = 300
 _QUEUES_PER_STATEMENT = 20
 
 
-def job_filters(status: JobStatus | str | None, queue: str | None, job_type: str | None) -> list[ColumnElement[bool]]:
-    """The WHERE conditions for jobs of ``status``, on ``queue``, of ``job_type`` (each optional)."""
+def job_filters(
+    status: JobStatus | str | Sequence[JobStatus | str] | None,
+    queue: str | None,
+    job_type: str | None,
+    older_than: float | None = None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions for jobs of ``status`` (one or several), on ``queue``, of ``job_type``,
+    created more than ``older_than`` seconds ago (each optional)."""
     found: list[ColumnElement[bool]] = []
     if status is not None:
-        found.append(jobs.c.status == JobStatus.parse(status).value)
+        found.append(jobs.c.status.in_(status_values(status)))
     if queue is not None:
         found.append(jobs.c.queue == queue)
     if job_type is not None:
         found.append(jobs.c.type == job_type)
+    if older_than is not None:
+        if not math.isfinite(older_than) or older_than < 0:
+            raise ValueError("older_than must be a non-negative number of seconds")
+        found.append(jobs.c.created_at < time.time() - older_than)
     return found
+
+
+def status_values(status: JobStatus | str | Sequence[JobStatus | str]) -> list[str]:
+    """The status values a filter names: one status or several (``ValueError`` for unknown or none)."""
+    given = [status] if isinstance(status, str) else list(status)
+    if not given:
+        raise ValueError("Give at least one status")
+    return sorted({JobStatus.parse(s).value for s in given})
 
 
 class ViewsSQL:
@@ -78,10 +98,15 @@ class ViewsSQL:
         return found
 
     async def count_matching(
-        self, *, status: JobStatus | str | None = None, queue: str | None = None, job_type: str | None = None
+        self,
+        *,
+        status: JobStatus | str | Sequence[JobStatus | str] | None = None,
+        queue: str | None = None,
+        job_type: str | None = None,
+        older_than: float | None = None,
     ) -> int:
-        """How many jobs match every given filter."""
-        stmt = select(func.count()).select_from(jobs).where(*job_filters(status, queue, job_type))
+        """How many jobs match every given filter (``older_than``: created more than that many seconds ago)."""
+        stmt = select(func.count()).select_from(jobs).where(*job_filters(status, queue, job_type, older_than))
         async with self._db.transaction() as conn:
             return int((await conn.execute(stmt)).scalar() or 0)
 
