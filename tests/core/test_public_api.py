@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dbjobq
 import dbjobq.storage
+import dbjobq.testing
 
 
 def test_public_api_exports_are_pinned() -> None:
@@ -30,6 +31,7 @@ def test_public_api_exports_are_pinned() -> None:
         "job",
     }
     assert dbjobq.storage.__all__ == ["BaseStorage", "NewJob", "Outcome", "SQLAlchemyStorage"]
+    assert dbjobq.testing.__all__ == ["assert_enqueued", "enqueued_jobs", "run_due_jobs"]
 
 
 def test_public_api_imports_the_seed_documentation_shows() -> None:

@@ -11,12 +11,16 @@ def test_public_api_all_is_pinned() -> None:
         "__version__",
         "aenqueue",
         "enqueue",
+        "get_job",
         "get_queue",
         "get_settings",
     ]
     assert dbjobq_django.__all__ == sorted(dbjobq_django.__all__)
     for name in dbjobq_django.__all__:
         assert hasattr(dbjobq_django, name)
+    from dbjobq_django import testing
+
+    assert testing.__all__ == ["assert_enqueued", "enqueued_jobs", "run_due_jobs"]
 
 
 def test_public_api_app_config() -> None:

@@ -31,7 +31,7 @@ PAGE = (ROOT / "docs" / "fastapi.md").read_text()
 BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", PAGE, re.MULTILINE | re.DOTALL)
 PYTHON = [code for lang, code in BLOCKS if lang == "python"]
 BASH = [code for lang, code in BLOCKS if lang == "bash"]
-QUICKSTART, NESTED, WRAPPED, DEPENDENCIES, AUTH, PRODUCTION, TESTING = PYTHON
+QUICKSTART, NESTED, WRAPPED, DEPENDENCIES, AUTH, PRODUCTION, TESTING, EAGER = PYTHON
 INSTALL, SERVE, WORKERS = BASH
 ADMIN = {"X-Admin-Token": "change-me"}
 
@@ -65,7 +65,7 @@ async def job_completed(client: httpx.AsyncClient, url: str) -> bool:
 
 
 def test_docs_blocks_are_all_covered() -> None:
-    assert len(PYTHON) == 7 and len(BASH) == 3, "a block was added: exercise it here"
+    assert len(PYTHON) == 8 and len(BASH) == 3, "a block was added: exercise it here"
 
 
 async def test_docs_quickstart_runs_the_job(app_module: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,6 +142,10 @@ async def test_docs_production_settings(app_module: ModuleType, monkeypatch: pyt
 
 async def test_docs_testing_example(app_module: ModuleType) -> None:
     await run_block(TESTING, "docs_testing")["test_signup_enqueues_a_welcome_email"]()
+
+
+async def test_docs_eager_testing_example(app_module: ModuleType) -> None:
+    await run_block(EAGER, "docs_eager")["test_signup_sends_the_welcome_email_at_once"]()
 
 
 def test_docs_install_names_real_distributions() -> None:

@@ -25,3 +25,9 @@ async def app_name(data: dict[str, Any]) -> str:
 def boom(data: dict[str, Any]) -> None:
     """Always fails."""
     raise RuntimeError("boom")
+
+
+@job()
+def sync_app_name(data: dict[str, Any]) -> str:
+    """The same from a sync job, which runs in a thread."""
+    return str(current_app.name)

@@ -46,6 +46,7 @@ def test_docs_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             assert jobq.get_job(index).result == "docs_flask"
         assert (tmp_path / "instance" / "dbjobq.sqlite3").exists()
         namespace["test_signup_sends_the_email"](tmp_path)
+        namespace["test_signup_runs_the_email_job_at_once"](tmp_path)
     finally:
         for value in list(namespace.values()):
             if isinstance(value, Flask) and "dbjobq" in value.extensions:

@@ -8,7 +8,7 @@ core module. Everything here keeps its name when the core's internals move.
 
 from __future__ import annotations
 
-from . import registry, scheduling
+from . import eager, registry, scheduling
 from .cli import bulk as bulk_commands
 from .cli import jobs as jobs_commands
 from .cli import schedules as schedules_commands
@@ -25,9 +25,11 @@ from .runner import (
     configure_logging,
     run_worker_blocking,
 )
-from .storage.records import new_job_row
+from .storage.ids import new_token
+from .storage.records import claimed_values, job_from_row, new_job_row, outcome_values
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
+from .testing import describe_miss
 from .timing import as_seconds
 from .worker.config import WorkerConfig, did_you_mean
 
@@ -44,17 +46,23 @@ __all__ = [
     "add_argparse_worker_options",
     "as_seconds",
     "bulk_commands",
+    "claimed_values",
     "click_worker_options",
     "configure_logging",
+    "describe_miss",
     "did_you_mean",
+    "eager",
     "import_modules",
     "is_memory_sqlite",
     "is_secret_key",
+    "job_from_row",
     "jobs_commands",
     "log_through_host",
     "mask_url",
     "new_job_row",
+    "new_token",
     "one_line",
+    "outcome_values",
     "parse_url",
     "registry",
     "run_worker_blocking",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import registry, scheduling
+from . import eager, registry, scheduling
 from .errors import JobNotFoundError, ScheduleNotFoundError
 from .execution import RunResult, run_job
 from .models import FINISHED_STATUSES, Job, JobStatus, NewJob, QueueStats, Schedule, WorkerInfo
@@ -33,14 +33,18 @@ class JobQueue:
     """Enqueue jobs into a storage and manage them.
 
     Decorator defaults (``@job(priority=…, max_retries=…, queue=…)``) apply unless overridden here.
+    With ``eager=True`` (for tests) :meth:`enqueue` runs each job before it returns, recording the
+    outcome as a worker would: see :mod:`dbjobq.eager`.
     """
 
-    def __init__(self, storage: BaseStorage) -> None:
+    def __init__(self, storage: BaseStorage, *, eager: bool = False) -> None:
         self.storage = storage
+        #: Run jobs at enqueue (retries back to back) instead of leaving them to workers.
+        self.eager = eager
         self._listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
-        return f"JobQueue({self.storage!r})"
+        return f"JobQueue({self.storage!r}{', eager=True' if self.eager else ''})"
 
     # -- in-process wake-ups ------------------------------------------------------------------
     def add_enqueue_listener(self, callback: Callable[[], None]) -> None:
@@ -100,6 +104,9 @@ class JobQueue:
         values (``TypeError`` otherwise; nothing is written). ``delay`` (seconds or timedelta) or
         ``run_at`` (datetime or epoch seconds) defers it. Pass ``connection`` (your SQLAlchemy
         ``AsyncConnection`` or ``AsyncSession``) to write the job in your own transaction.
+
+        In eager mode the job runs before this returns, whatever its ``delay`` or ``run_at``; a job
+        written in your own transaction (``connection``) is not visible yet and stays pending.
         """
         new = self.prepare_job(
             func_or_name,
@@ -113,7 +120,7 @@ class JobQueue:
         [job_id] = await self.storage.enqueue_many([new], connection=connection)
         logger.debug("Enqueued %s as %s", new.type, job_id, extra={"action": "enqueue", "job_id": job_id})
         if connection is None:
-            self._notify()
+            await self._after_enqueue([job_id])
         return job_id
 
     async def enqueue_many(
@@ -146,8 +153,15 @@ class JobQueue:
         ]
         ids = await self.storage.enqueue_many(batch, connection=connection)
         if connection is None and ids:
-            self._notify()
+            await self._after_enqueue(ids)
         return ids
+
+    async def _after_enqueue(self, ids: list[str]) -> None:
+        """Wake a worker sharing this queue, or in eager mode run the jobs now, in order."""
+        if not self.eager:
+            self._notify()
+            return
+        await eager.run_stored(self.storage, ids)
 
     # -- reading ------------------------------------------------------------------------------
     async def get_job(self, job_id: str) -> Job | None:
@@ -160,11 +174,12 @@ class JobQueue:
         limit: int | None = None,
         offset: int = 0,
         queue: str | None = None,
+        job_type: str | None = None,
     ) -> list[Job]:
         """Jobs in creation order (by id, which is time-ordered); ``status`` must be one of the JobStatus values."""
         if status is not None:
             status = JobStatus.parse(status)
-        return await self.storage.list_jobs(status=status, limit=limit, offset=offset, queue=queue)
+        return await self.storage.list_jobs(status=status, limit=limit, offset=offset, queue=queue, job_type=job_type)
 
     async def get_pending_jobs(self, limit: int | None = None) -> list[Job]:
         """Pending jobs."""

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # an async SQLAlchemy URL to that same database; derived when None
     "ENGINE_OPTIONS": {},  # extra create_async_engine() options
     "AUTODISCOVER": ("jobs", "tasks"),  # modules of installed apps that `runworker` imports
+    "EAGER": False,  # run each job at enqueue (after the transaction commits), for tests
     **{key: WorkerConfig().settings()[name] for key, name in WORKER_KEYS.items()},
 }
 
@@ -62,6 +63,8 @@ class DBJobQSettings:
     autodiscover: tuple[str, ...]
     #: The worker options (``CONCURRENCY``, ``QUEUES``, ``RETENTION``, ...), validated.
     worker: WorkerConfig
+    #: Run jobs at enqueue (``EAGER``), for tests.
+    eager: bool = False
 
     @property
     def queues(self) -> tuple[str, ...] | None:
@@ -220,6 +223,8 @@ def _value_problems(values: Mapping[str, Any]) -> list[Problem]:
     autodiscover = values["AUTODISCOVER"]
     if isinstance(autodiscover, str) or not isinstance(autodiscover, Sequence):
         bad("AUTODISCOVER", "a list of module names")
+    if not isinstance(values["EAGER"], bool):
+        bad("EAGER", "True or False")
     return found
 
 
@@ -250,6 +255,7 @@ def get_settings_unchecked() -> DBJobQSettings:
         engine_options=dict(values["ENGINE_OPTIONS"]),
         autodiscover=tuple(values["AUTODISCOVER"]),
         worker=worker,
+        eager=values["EAGER"],
     )
 
 

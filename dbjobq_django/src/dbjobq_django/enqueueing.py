@@ -13,10 +13,11 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from dbjobq import Job as CoreJob
 from dbjobq import JobQueue
 from dbjobq.integration import new_job_row
 
-from . import conf
+from . import conf, eager
 from .storage import DjangoStorage
 
 JobRef = Callable[..., Any] | str
@@ -26,7 +27,8 @@ _queue: tuple[str, JobQueue] | None = None
 
 
 def get_queue() -> JobQueue:
-    """The core :class:`~dbjobq.JobQueue` on DBJobQ's database, for everything beyond enqueueing.
+    """The core :class:`~dbjobq.JobQueue` on DBJobQ's database, for everything beyond enqueueing
+    (eager with ``DBJOBQ["EAGER"]``: ``aenqueue()`` then runs the job through it).
 
     Use it from async code (``await get_queue().get_job(job_id)``); it is shared by the process and
     safe on any event loop.
@@ -38,6 +40,7 @@ def get_queue() -> JobQueue:
     with _lock:
         if _queue is None or _queue[0] != key:
             _queue = (key, JobQueue(DjangoStorage(url, **settings.engine_options)))
+        _queue[1].eager = settings.eager
         return _queue[1]
 
 
@@ -63,7 +66,8 @@ def enqueue(
     The row is written through the Django ORM on the connection of ``DBJOBQ["DATABASE"]``, so inside
     ``transaction.atomic()`` the job exists only if the transaction commits (on PostgreSQL workers are
     woken at commit). Arguments are those of :meth:`dbjobq.JobQueue.enqueue`; from async code use
-    :func:`aenqueue`.
+    :func:`aenqueue`. With ``DBJOBQ["EAGER"]`` the job runs in this thread once the transaction
+    commits (see :mod:`dbjobq_django.eager`).
     """
     try:
         asyncio.get_running_loop()
@@ -83,6 +87,8 @@ def enqueue(
     )
     row = new_job_row(new, time.time())
     Job(**row).save(using=settings.database, force_insert=True)
+    if settings.eager:
+        eager.run_after_commit(str(row["id"]), settings.database)
     return str(row["id"])
 
 
@@ -104,3 +110,12 @@ async def aenqueue(
     return await get_queue().enqueue(
         func_or_name, data, delay=delay, run_at=run_at, priority=priority, max_retries=max_retries, queue=queue
     )
+
+
+def get_job(job_id: str) -> CoreJob | None:
+    """The job with that id, read through the ORM (sync code; it sees the current transaction's jobs,
+    a test's too), or ``None``. From async code use ``await get_queue().get_job(job_id)``."""
+    from .models import Job
+
+    row = Job.objects.using(conf.get_settings().database).filter(id=job_id).first()
+    return None if row is None else eager.to_job(row)

@@ -26,7 +26,7 @@ UserLifespan = Callable[[AppT], AbstractAsyncContextManager[Mapping[str, Any] | 
 CombinedLifespan = Callable[[AppT], AbstractAsyncContextManager[dict[str, Any]]]
 
 #: DBJobQ(...)'s own keyword arguments; the others are worker options.
-_OWN_OPTIONS = ("run_worker", "engine_options", "dependencies", "mutation_dependencies", "public")
+_OWN_OPTIONS = ("run_worker", "engine_options", "dependencies", "mutation_dependencies", "public", "eager")
 
 #: The servers whose loggers an embedded worker logs through when the app configured only theirs.
 HOST_LOGGERS = ("uvicorn.error", "gunicorn.error", "hypercorn.error")
@@ -43,7 +43,8 @@ class DBJobQ:
     the server's handlers when the app configured no others. The jobs API (:attr:`router`) is closed
     until ``dependencies`` guard it (or ``public=True`` opens it); ``mutation_dependencies`` guard its
     retry and cancel endpoints too (see
-    :func:`make_router`). The library never creates the app.
+    :func:`make_router`). With ``eager=True`` (for tests) every job runs as it is enqueued, its outcome
+    recorded as a worker would (see ``JobQueue(storage, eager=True)``). The library never creates the app.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class DBJobQ:
         dependencies: Sequence[params.Depends] | None = None,
         mutation_dependencies: Sequence[params.Depends] | None = None,
         public: bool = False,
+        eager: bool = False,
         **worker_options: Any,
     ) -> None:
         # Fail at import time, not on the first request: a bad URL or worker option raises here.
@@ -73,6 +75,7 @@ class DBJobQ:
         self.dependencies = list(dependencies or [])
         self.mutation_dependencies = None if mutation_dependencies is None else list(mutation_dependencies)
         self.public = public
+        self.eager = eager
         storage = self._make_storage()
         self._display_url = mask_url(storage.url)
         self._active = False
@@ -105,7 +108,7 @@ class DBJobQ:
             storage = self._make_storage()
             stack.push_async_callback(storage.close)
             await storage.initialize()
-            queue = JobQueue(storage)
+            queue = JobQueue(storage, eager=self.eager)
             worker = None
             if self.run_worker:
                 # Under uvicorn (or gunicorn) with only the server's loggers configured, the worker's

@@ -39,6 +39,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "DBJOBQ_DASHBOARD_URL_PREFIX": "/dbjobq",
     "DBJOBQ_DASHBOARD_AUTHORIZE": None,
     "DBJOBQ_DASHBOARD_PUBLIC": False,
+    # Run each job as it is enqueued through this extension, recording its outcome (for tests).
+    "DBJOBQ_EAGER": False,
     # The worker's options (`flask dbjobq worker`'s command-line options override them); the defaults
     # are WorkerConfig's, stated there.
     **{key: WorkerConfig().settings()[name] for key, name in _WORKER_KEYS.items()},
@@ -61,6 +63,8 @@ class Settings:
     dashboard_url_prefix: str | None = "/dbjobq"
     dashboard_authorize: Callable[[str], bool] | None = None
     dashboard_public: bool = False
+    #: Run jobs at enqueue (``DBJOBQ_EAGER``).
+    eager: bool = False
 
     def __repr__(self) -> str:
         shown = {"database_url": self.safe_url, "engine_options": mask_options(self.engine_options)}
@@ -145,7 +149,11 @@ def load_settings(app: Flask) -> Settings:
         raise ConfigurationError(
             "DBJOBQ_DASHBOARD_AUTHORIZE must be a function(action) -> bool (action is 'view', 'retry', ...)"
         )
+    eager = config["DBJOBQ_EAGER"]
+    if not isinstance(eager, bool):
+        raise ConfigurationError(f"DBJOBQ_EAGER must be True or False, not {eager!r}")
     return Settings(
+        eager=eager,
         dashboard_url_prefix=prefix,
         dashboard_authorize=authorize,
         dashboard_public=bool(config["DBJOBQ_DASHBOARD_PUBLIC"]),

@@ -82,13 +82,17 @@ class DBJobQ:
     def run(self, func: Callable[[JobQueue], Awaitable[T]]) -> T:
         """Run ``await func(queue)`` on the app's loop thread and return its result (sync, any thread).
 
-        ``func`` runs outside any app context (the caller's context variables are not carried over).
+        ``func`` runs outside any app context (the caller's context variables are not carried over),
+        except with ``DBJOBQ_EAGER``: then it runs in a fresh context of the app, as the jobs it runs
+        would under ``flask dbjobq worker``.
         """
-        return self.get_state().call(func)
+        state = self.get_state()
+        return state.call(_eager_context(state, func))
 
     async def arun(self, func: Callable[[JobQueue], Awaitable[T]]) -> T:
         """Await ``func(queue)`` run on the app's loop thread (from an ``async def`` view)."""
-        return await self.get_state().acall(func)
+        state = self.get_state()
+        return await state.acall(_eager_context(state, func))
 
     # -- sync face ------------------------------------------------------------------------------
     def enqueue(
@@ -214,3 +218,16 @@ class DBJobQ:
         """Async :meth:`retry_job`."""
         return await self.arun(lambda q: q.retry_job(job_id))
 
+
+
+def _eager_context(state: DBJobQState, func: Callable[[JobQueue], Awaitable[T]]) -> Callable[[JobQueue], Awaitable[T]]:
+    """``func`` run inside a new app context of the current app when jobs run eagerly (they expect one)."""
+    if not state.settings.eager:
+        return func
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    async def in_app_context(queue: JobQueue) -> T:
+        with app.app_context():
+            return await func(queue)
+
+    return in_app_context

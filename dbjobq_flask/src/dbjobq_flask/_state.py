@@ -126,7 +126,7 @@ class DBJobQState:
             # Nothing is cached: the next call tries again (e.g. once the database is back).
             _shutdown(loop, storage, os.getpid())
             raise
-        self._storage, self._queue, self._pid = storage, JobQueue(storage), os.getpid()
+        self._storage, self._queue, self._pid = storage, JobQueue(storage, eager=self.settings.eager), os.getpid()
         self._loop = loop
         self._finalizer = weakref.finalize(self, _shutdown, loop, storage, self._pid)
         logger.debug("DBJobQ for %s started on %s", self.name, self.settings.safe_url)

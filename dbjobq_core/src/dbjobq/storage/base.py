@@ -113,6 +113,11 @@ class BaseStorage(ABC):
         cannot be decoded is failed at once (fenced by its token) with the reason, and left out.
         """
 
+    @abstractmethod
+    async def claim_job(self, job_id: str, *, worker_id: str, lease_timeout: float) -> Job | None:
+        """Claim the pending job ``job_id`` as :meth:`claim_jobs` claims, due or not (eager mode runs a
+        job at enqueue, and each retry at once); ``None`` if it is not pending."""
+
     async def dequeue(self) -> Job | None:
         """Claim the next due job, or return ``None``."""
         claimed = await self.claim_jobs(1, worker_id="dequeue", lease_timeout=300.0)

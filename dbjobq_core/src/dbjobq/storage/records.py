@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import scheduling
-from ..models import Job, JobStatus, NewJob, Schedule, WorkerInfo
+from ..models import Job, JobStatus, NewJob, Outcome, Schedule, WorkerInfo
 from ..serialization import dumps_payload, loads
 from .ids import new_job_id
 
@@ -78,6 +78,37 @@ def schedule_row(schedule: Schedule, now: float) -> dict[str, Any]:
         "max_retries": schedule.max_retries,
         "updated_at": now,
     }
+
+
+def claimed_values(worker_id: str, token: str, now: float, lease_timeout: float) -> dict[str, Any]:
+    """The columns a claim sets (beside ``attempts``, which goes up by one as an SQL expression)."""
+    return {
+        "status": JobStatus.RUNNING.value,
+        "worker_id": worker_id,
+        "lease_token": token,
+        "lease_expires_at": now + lease_timeout,
+        "started_at": now,
+        "updated_at": now,
+    }
+
+
+def outcome_values(outcome: Outcome, now: float) -> dict[str, Any]:
+    """The columns that record ``outcome`` on the row still holding its claim: a retry is pending again,
+    due ``retry_in`` seconds from ``now``; a last error stays on the row until another replaces it."""
+    values: dict[str, Any] = {
+        "status": outcome.status.value,
+        "updated_at": now,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "result": outcome.result,
+    }
+    if outcome.error is not None:
+        values["error"] = outcome.error
+    if outcome.status is JobStatus.PENDING:
+        values["execute_at"] = now + (outcome.retry_in or 0.0)
+    else:
+        values["finished_at"] = now
+    return values
 
 
 def worker_row(worker_id: str, queues: Sequence[str] | None, concurrency: int, now: float) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, tuple_, update
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import errors
@@ -58,6 +58,21 @@ class ClaimsSQL:
         claimed.sort(key=lambda j: (-j.priority, j.execute_at or 0, j.id))
         return claimed
 
+    async def claim_job(self, job_id: str, *, worker_id: str, lease_timeout: float) -> Job | None:
+        """Claim one pending job by id, whether due or not (eager mode runs it at once); ``None`` if it is
+        not pending. Portable: an UPDATE of that one row, then a SELECT, in one transaction."""
+        values = records.claimed_values(worker_id, new_token(), time.time(), lease_timeout)
+        async with self._db.transaction() as conn:
+            claimed = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.PENDING.value)
+                .values(attempts=jobs.c.attempts + 1, **values)
+            )
+            if not claimed.rowcount:
+                return None
+            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).mappings().one()
+        return records.job_from_row(row)
+
     async def _fail_undecodable(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             logger.error(
@@ -85,20 +100,8 @@ class ClaimsSQL:
         # The usual case, one kind of outcome, is one statement where the database returns the ids.
         single = len(groups) == 1 and len(outcomes) <= CLAIM_BATCH_SIZE and self._db.engine.dialect.update_returning
         async with self._db.write(single_statement=single) as conn:
-            for (status, result, error, retry_in), members in groups.items():
-                values: dict[str, Any] = {
-                    "status": status.value,
-                    "updated_at": now,
-                    "lease_token": None,
-                    "lease_expires_at": None,
-                    "result": result,
-                }
-                if error is not None:
-                    values["error"] = error
-                if status is JobStatus.PENDING:
-                    values["execute_at"] = now + (retry_in or 0.0)
-                else:
-                    values["finished_at"] = now
+            for members in groups.values():
+                values = records.outcome_values(members[0], now)  # the same for every member of a group
                 claims = [(o.job_id, o.lease_token) for o in members]
                 accepted |= await self._update_claimed(conn, claims, values)
         return accepted
