@@ -136,3 +136,71 @@ def test_admin_schedule_actions(dbjobq: str, admin_client: Client) -> None:
 @per_database()
 def test_admin_requires_staff(dbjobq: str, client: Client) -> None:
     assert client.get(CHANGELIST).status_code == 302  # to the login page
+
+
+def _form(**changes: Any) -> dict[str, Any]:
+    data = {
+        "id": "weekly-digest",
+        "job_type": "testapp.add",
+        "job_data": '{"a": 2, "b": 3}',
+        "schedule_type": "cron",
+        "schedule_expression": "0 8 * * 1",
+        "tz": "Europe/Paris",
+        "queue": "reports",
+        "priority": "2",
+        "max_retries": "1",
+        "enabled": "on",
+    }
+    data.update(changes)
+    return data
+
+
+@per_database(transaction=True)
+def test_admin_adds_and_edits_schedules_through_the_core(dbjobq: str, admin_client: Client) -> None:
+    response = admin_client.post(f"{SCHEDULES}add/", _form(), follow=True)
+    assert response.status_code == 200 and "was added successfully" in response.content.decode()
+    added = async_to_sync(dbjobq_django.get_queue().get_schedule)("weekly-digest")
+    assert added is not None
+    assert (added.job_data, added.tz, added.origin, added.queue, added.priority) == (
+        {"a": 2, "b": 3}, "Europe/Paris", "operator", "reports", 2
+    )
+    assert added.next_run > time.time()
+
+    page = admin_client.get(f"{SCHEDULES}weekly-digest/change/").content.decode()
+    assert 'name="schedule_expression"' in page and "Europe/Paris" in page
+    response = admin_client.post(
+        f"{SCHEDULES}weekly-digest/change/", _form(schedule_expression="30 7 * * 1", job_data='{"a": 9}'), follow=True
+    )
+    assert "was changed successfully" in response.content.decode()
+    edited = async_to_sync(dbjobq_django.get_queue().get_schedule)("weekly-digest")
+    assert edited is not None and (edited.schedule_expression, edited.job_data) == ("30 7 * * 1", {"a": 9})
+    assert edited.next_run != added.next_run  # a new timetable starts at its next occurrence
+
+
+@per_database(transaction=True, only=("sqlite",))
+def test_admin_schedule_form_uses_the_cores_validation(dbjobq: str, admin_client: Client) -> None:
+    for changes, message in (
+        ({"schedule_expression": "every monday"}, "Invalid cron expression &#x27;every monday&#x27;"),
+        ({"tz": "Europe/Pari"}, "Unknown time zone &#x27;Europe/Pari&#x27;"),
+        ({"schedule_type": "interval", "schedule_expression": "-5"}, "Invalid interval &#x27;-5&#x27;"),
+        ({"schedule_type": "interval", "schedule_expression": "60"}, "tz applies to cron schedules only"),
+        ({"job_data": "[1, 2]"}, "Job data must be a JSON object"),
+    ):
+        page = admin_client.post(f"{SCHEDULES}add/", _form(**changes)).content.decode()
+        assert message in page, changes
+    assert not ScheduleRow.objects.using(dbjobq).exists()  # nothing written
+    _schedule("weekly-digest")
+    page = admin_client.post(f"{SCHEDULES}add/", _form()).content.decode()
+    assert "A schedule with id &#x27;weekly-digest&#x27; already exists" in page
+
+
+@per_database(transaction=True, only=("sqlite",))
+def test_admin_schedules_from_code_are_read_only(dbjobq: str, admin_client: Client) -> None:
+    schedule = Schedule("from-code", "testapp.add", {}, "cron", "0 3 * * *", time.time() + 60, origin="code")
+    async_to_sync(dbjobq_django.get_queue().storage.create_schedule)(schedule)
+    page = admin_client.get(f"{SCHEDULES}from-code/change/").content.decode()
+    assert 'name="schedule_expression"' not in page and "Code" in page
+    response = admin_client.post(f"{SCHEDULES}from-code/change/", _form(id="from-code"))
+    assert response.status_code == 403
+    _action(admin_client, SCHEDULES, "disable_schedules", ["from-code"])  # pausing it is still allowed
+    assert ScheduleRow.objects.using(dbjobq).get(id="from-code").enabled is False

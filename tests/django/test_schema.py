@@ -169,3 +169,23 @@ def test_schema_fake_initial_adopts_tables_made_by_the_core(dbjobq: str) -> None
 
     applied = MigrationRecorder(connections[dbjobq]).applied_migrations()
     assert {("dbjobq", "0001_initial"), ("dbjobq", "0002_schema_version")} <= set(applied)
+
+
+@per_database(transaction=True)
+def test_schema_version_3_from_either_side(dbjobq: str) -> None:
+    # A project at schema version 2 (migration 0004): a worker's initialize() upgrades the tables first,
+    # then `migrate` finds the columns there; or `migrate` upgrades them, and the core finds nothing to do.
+    url = get_settings().engine_url()
+    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+    asyncio.run(_initialize(url))  # the version row, which earlier tests' flushes may have emptied
+    migrated = asyncio.run(_snapshot(url))
+    for core_first in (True, False):
+        call_command("migrate", "dbjobq", "0004", database=dbjobq, verbosity=0)
+        at_2 = asyncio.run(_snapshot(url))
+        assert at_2["meta_rows"] == [("schema_version", "2")]
+        assert "tz" not in {column[0] for column in at_2["dbjobq_schedules"]["columns"]}
+        if core_first:
+            asyncio.run(_initialize(url))
+        call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+        asyncio.run(_initialize(url))
+        assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"

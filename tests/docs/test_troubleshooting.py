@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from dbjobq import JobQueue, Worker, job
+from dbjobq import JobQueue, Worker, declarations, job
 from dbjobq.models import Schedule
 from dbjobq.storage import SQLAlchemyStorage
 from tests.docs.markdown_blocks import blocks
@@ -131,6 +131,7 @@ async def produced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
         nightly.schedule_expression = "0 3 * * *"
         await storage.create_schedule(nightly)
         lines.add(await _raised(lambda: storage.create_schedule(nightly)))
+        lines |= _schedule_declaration_lines()
 
         job_id = await queue.enqueue("tasks.send_email", {})
         await Worker(queue, poll_interval=0.05).run(burst=True)
@@ -161,6 +162,31 @@ async def produced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return lines
 
 
+def _schedule_declaration_lines() -> set[str]:
+    """A bad time zone, a settings entry without a timetable, one id declared twice."""
+    saved = dict(declarations._declared)
+    lines = set()
+    try:
+        for call in (
+            lambda: job(name="myapp.jobs.nightly", cron="0 3 * * *", tz="Europe/Pari"),
+            lambda: declarations.parse({"nightly": {"job": "myapp.jobs.report"}}, "DBJOBQ['SCHEDULES']"),
+        ):
+            try:
+                call()
+            except ValueError as exc:
+                lines.add(_printed(exc).replace("@job() of myapp.jobs.nightly: schedule 'myapp.jobs.nightly': ", ""))
+        settings = {"myapp.jobs.nightly": {"job": "myapp.jobs.nightly", "every": 60}}
+        declarations.declare_source("DBJOBQ['SCHEDULES']", declarations.parse(settings, "DBJOBQ['SCHEDULES']"))
+        try:
+            job(name="myapp.jobs.nightly", cron="0 3 * * *")(lambda data: None)  # the same id, another timetable
+        except ValueError as exc:
+            lines.add(_printed(exc))
+    finally:
+        declarations._declared.clear()
+        declarations._declared.update(saved)
+    return lines
+
+
 def _cli_lines(tmp_path: Path) -> set[str]:
     """The ``Error:`` lines of the command line's questions and selections (outside any event loop)."""
     from click.testing import CliRunner
@@ -170,10 +196,18 @@ def _cli_lines(tmp_path: Path) -> set[str]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
     assert CliRunner().invoke(cli, ["--url", url, "enqueue", "x.y", "--queue", "emails"]).exit_code == 0
     lines = set()
+    async def code_schedule() -> None:
+        async with SQLAlchemyStorage(url) as storage:
+            await storage.create_schedule(
+                Schedule("nightly", "myapp.jobs.report", {}, "cron", "0 3 * * *", time.time() + 60, origin="code")
+            )
+
+    asyncio.run(code_schedule())
     for args, answer in (
         (["cancel", "--queue", "emails"], "n\n"),
         (["cancel", "--queue", "emails"], None),
         (["retry"], None),
+        (["schedules", "update", "nightly", "--priority", "1"], None),
     ):
         result = CliRunner().invoke(cli, ["--url", url, *args], input=answer, prog_name="dbjobq")
         assert result.exit_code != 0, result.output

@@ -236,3 +236,21 @@ async def test_lifespan_start_log_masks_the_password(clean_url: str, caplog: pyt
         pass
     assert "DBJobQ started on" in caplog.text and "password=***" in caplog.text
     assert "hunter2" not in caplog.text
+
+
+async def test_lifespan_worker_syncs_declared_schedules(clean_url: str) -> None:
+    from dbjobq import ConfigurationError, declarations
+
+    saved = dict(declarations._declared)
+    try:
+        jobq = DBJobQ(clean_url, run_worker=True, schedules={"greet-hourly": {"job": jobs.greet, "every": "1h",
+                                                                             "data": {"name": "all"}}})
+        app = FastAPI(lifespan=jobq.lifespan)
+        async with jobq.lifespan(app):
+            schedule = await jobq.queue.get_schedule("greet-hourly")
+            assert schedule is not None and (schedule.origin, schedule.job_data) == ("code", {"name": "all"})
+        with pytest.raises(ConfigurationError, match="needs exactly one of cron="):
+            DBJobQ(clean_url, schedules={"bad": {"job": jobs.greet}})
+    finally:
+        declarations._declared.clear()
+        declarations._declared.update(saved)

@@ -176,3 +176,24 @@ def test_cli_bulk_cancel_and_purge_dry_run(app_and_jobq: tuple[Flask, DBJobQ]) -
     assert json.loads(retried.stdout) == {"matched": 3, "retried": 3}
     dry = runner.invoke(args=["dbjobq", "purge", "--older-than", "1d", "--dry-run", "--json"])
     assert json.loads(dry.stdout) == {"dry_run": True, "would_delete": 0}
+
+
+@pytest.mark.databases("sqlite")
+def test_cli_worker_syncs_the_apps_declared_schedules(make_app: AppFactory) -> None:
+    from dbjobq import ConfigurationError, declarations
+
+    saved = dict(declarations._declared)
+    try:
+        app, _ = make_app(
+            DBJOBQ_SCHEDULES={"sums": {"job": jobs.add, "every": 3600, "data": {"a": 1, "b": 1}}},
+            DBJOBQ_POLL_INTERVAL=0.1,
+        )
+        result = app.test_cli_runner().invoke(args=["dbjobq", "worker", "--burst"])
+        assert result.exit_code == 0, result.output
+        listed = json.loads(app.test_cli_runner().invoke(args=["dbjobq", "schedules", "list", "--json"]).stdout)
+        assert [(s["id"], s["origin"], s["schedule_expression"]) for s in listed] == [("sums", "code", "3600")]
+        with pytest.raises(ConfigurationError, match=r"DBJOBQ_SCHEDULES\['x'\] needs 'job'"):
+            make_app(name="broken", DBJOBQ_SCHEDULES={"x": {"every": 60}})
+    finally:
+        declarations._declared.clear()
+        declarations._declared.update(saved)

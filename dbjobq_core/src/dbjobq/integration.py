@@ -8,7 +8,7 @@ core module. Everything here keeps its name when the core's internals move.
 
 from __future__ import annotations
 
-from . import eager, registry, scheduling
+from . import declarations, eager, registry, scheduling
 from .cli import bulk as bulk_commands
 from .cli import jobs as jobs_commands
 from .cli import schedules as schedules_commands
@@ -26,7 +26,7 @@ from .runner import (
     run_worker_blocking,
 )
 from .storage.ids import new_token
-from .storage.records import claimed_values, job_from_row, new_job_row, outcome_values
+from .storage.records import claimed_values, job_from_row, new_job_row, outcome_values, schedule_row
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .testing import describe_miss
@@ -49,6 +49,7 @@ __all__ = [
     "claimed_values",
     "click_worker_options",
     "configure_logging",
+    "declarations",
     "describe_miss",
     "did_you_mean",
     "eager",
@@ -66,6 +67,7 @@ __all__ = [
     "parse_url",
     "registry",
     "run_worker_blocking",
+    "schedule_row",
     "schedules_commands",
     "scheduling",
     "stats_commands",

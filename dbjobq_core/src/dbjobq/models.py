@@ -112,12 +112,18 @@ class ScheduleType(str, enum.Enum):
         return self.value
 
 
+#: Where a schedule comes from: declared in code (``@job(cron=…)``, a ``SCHEDULES`` setting) and kept
+#: in step with it when workers start, or made by an operator (CLI, admin, API), which code never touches.
+ORIGINS: tuple[str, ...] = ("operator", "code")
+
+
 @dataclass
 class Schedule:
     """A recurring job: ``job_type`` runs with ``job_data`` each time the schedule fires.
 
-    ``schedule_type`` is ``"cron"`` (croniter syntax, UTC) or ``"interval"`` (seconds, as a string).
-    ``next_run`` and ``last_run`` are epoch seconds.
+    ``schedule_type`` is ``"cron"`` (croniter syntax, in UTC or in the IANA time zone ``tz``) or
+    ``"interval"`` (seconds, as a string). ``next_run`` and ``last_run`` are epoch seconds. ``origin``
+    is ``"operator"`` (made by hand) or ``"code"`` (declared in code and synced when workers start).
     """
 
     id: str
@@ -133,6 +139,8 @@ class Schedule:
     queue: str = "default"
     created_at: float | None = None
     updated_at: float | None = None
+    tz: str | None = None
+    origin: str = "operator"
 
 
 @dataclass

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import eager, registry, scheduling
-from .errors import JobNotFoundError, ScheduleNotFoundError
+from . import eager, registry
+from .errors import JobNotFoundError
 from .execution import RunResult, run_job
-from .models import FINISHED_STATUSES, Job, JobStatus, NewJob, QueueStats, Schedule, WorkerInfo
+from .models import FINISHED_STATUSES, Job, JobStatus, NewJob, QueueStats, WorkerInfo
+from .queue_schedules import ScheduleManagement
 from .serialization import dumps_payload
 from .storage.base import BaseStorage
 from .timing import as_seconds
@@ -29,7 +30,7 @@ JobRef = Callable[..., Any] | str
 StatusFilter = JobStatus | str | Sequence[JobStatus | str]
 
 
-class JobQueue:
+class JobQueue(ScheduleManagement):
     """Enqueue jobs into a storage and manage them.
 
     Decorator defaults (``@job(priority=…, max_retries=…, queue=…)``) apply unless overridden here.
@@ -368,37 +369,7 @@ class JobQueue:
         its heartbeat ageing, until a worker's maintenance prunes it)."""
         return await self.storage.list_workers()
 
-    # -- schedules ----------------------------------------------------------------------------
-    async def create_schedule(self, schedule: Schedule) -> None:
-        """Add a schedule; ``ScheduleExistsError`` or ``ValueError`` (bad expression), nothing written."""
-        await self.storage.create_schedule(schedule)
-
-    async def list_schedules(self, enabled_only: bool = False) -> list[Schedule]:
-        """Every schedule (or only the enabled ones), by id."""
-        return await self.storage.list_schedules(enabled_only=enabled_only)
-
-    async def get_schedule(self, schedule_id: str) -> Schedule | None:
-        """The schedule with that id, or ``None``."""
-        return await self.storage.get_schedule(schedule_id)
-
-    async def update_schedule(self, schedule: Schedule) -> None:
-        """Replace a schedule's fields (validated first); ``ScheduleNotFoundError`` if it does not exist."""
-        await self.storage.update_schedule(schedule)
-
-    async def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> Schedule:
-        """Enable or disable a schedule and return it; unknown id: ScheduleNotFoundError.
-
-        Occurrences missed while it was disabled are skipped, not caught up: it resumes at its next one.
-        """
-        schedule = await self._require_schedule(schedule_id)
-        if schedule.enabled != enabled:
-            now = time.time()
-            if enabled and schedule.next_run <= now:
-                schedule.next_run = scheduling.next_after(schedule, now)
-            schedule.enabled = enabled
-            await self.storage.update_schedule(schedule)
-        return schedule
-
+    # -- schedules (the rest are ScheduleManagement's) ------------------------------------------
     async def run_schedule_now(self, schedule_id: str) -> str:
         """Enqueue one extra job of a schedule now (its next run is unchanged); return the job id."""
         schedule = await self._require_schedule(schedule_id)
@@ -409,16 +380,6 @@ class JobQueue:
             priority=schedule.priority,
             max_retries=schedule.max_retries,
         )
-
-    async def delete_schedule(self, schedule_id: str) -> bool:
-        """Delete a schedule; False if there was none."""
-        return await self.storage.delete_schedule(schedule_id)
-
-    async def _require_schedule(self, schedule_id: str) -> Schedule:
-        schedule = await self.storage.get_schedule(schedule_id)
-        if schedule is None:
-            raise ScheduleNotFoundError(f"No schedule has id {schedule_id!r}")
-        return schedule
 
     async def _require(self, job_id: str) -> Job:
         job = await self.storage.get_job(job_id)

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from . import errors
@@ -33,6 +34,8 @@ class JobSpec:
     timeout: float | None = None
     retry_delay: float = 1.0
     retry_max_delay: float = 300.0
+    #: The recurring schedule declared with ``@job(cron=…)`` or ``@job(every=…)``, if any.
+    schedule: Any = None
 
 
 _registry: dict[str, JobSpec] = {}
@@ -47,6 +50,9 @@ def job(
     *,
     retry_delay: float = 1.0,
     retry_max_delay: float = 300.0,
+    cron: str | None = None,
+    every: float | timedelta | str | None = None,
+    tz: str | None = None,
 ) -> Callable[[F], F]:
     """Register a function, sync or async, as a job type.
 
@@ -55,6 +61,10 @@ def job(
     attempt; retry ``n`` waits about ``retry_delay * 2**(n-1)`` seconds (with jitter, at most
     ``retry_max_delay``). ``timeout`` (seconds) stops an async job, or abandons a sync one, and counts
     the attempt as failed.
+
+    ``cron="0 3 * * *"`` (with ``tz="Europe/Paris"``, else UTC) or ``every=`` (seconds, a timedelta or
+    ``"15m"``) also declares a recurring schedule of it, with empty data, whose id is the job type:
+    workers add it to the database when they start (see :mod:`dbjobq.declarations`).
     """
     if max_retries < 0:
         raise ValueError("max_retries must be >= 0")
@@ -64,15 +74,32 @@ def job(
         raise ValueError("retry_delay and retry_max_delay must be >= 0")
     if not queue:
         raise ValueError("queue must be a non-empty string")
+    scheduled = cron is not None or every is not None or tz is not None
+    if scheduled:  # a bad expression fails here, at the call, not when the function is defined
+        from . import declarations  # it reads this registry
+
+        where = name or "(this job's type)"
+        declarations.declaration(where, where, cron=cron, every=every, tz=tz, source=f"@job() of {where}")
 
     def decorator(func: F) -> F:
         if not callable(func):
             raise TypeError("@job() decorates a function")
         job_name = name or f"{func.__module__}.{func.__qualname__}"
-        spec = JobSpec(job_name, func, max_retries, priority, queue, timeout, retry_delay, retry_max_delay)
+        declared = None
+        source = f"@job() of {job_name}"
+        if scheduled:
+            from . import declarations
+
+            declared = declarations.declaration(job_name, job_name, cron=cron, every=every, tz=tz, source=source)
+        spec = JobSpec(job_name, func, max_retries, priority, queue, timeout, retry_delay, retry_max_delay, declared)
         previous = _registry.get(job_name)
         if previous is not None and previous.func is not func:
             logger.debug("Job type %s registered again; the newest definition wins", job_name)
+        if declared is not None or (previous is not None and previous.schedule is not None):
+            from . import declarations
+
+            # The newest definition wins here too; a clash with another declaration leaves all as it was.
+            declarations.declare_source(source, [declared] if declared is not None else [])
         _registry[job_name] = spec
         setattr(func, SPEC_ATTRIBUTE, spec)
         return func

@@ -1,13 +1,21 @@
-"""Schedule expressions: validation and the next fire time (cron via croniter, intervals in seconds)."""
+"""Schedule expressions: validation and the next fire time (cron via croniter, intervals in seconds).
+
+A cron schedule may name a time zone (``tz="Europe/Paris"``): its expression is read in that zone's
+local time, and daylight saving time is handled as croniter handles a zone-aware start: a time that
+does not exist on the spring-forward day (02:30 in Paris) fires at the first valid time after it
+(03:00), and one that occurs twice on the fall-back day fires at both. Without ``tz`` it is UTC.
+"""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from .models import Schedule, ScheduleType
+from .models import ORIGINS, Schedule, ScheduleType
 
 
 def parse_interval(expression: str) -> float:
@@ -33,6 +41,29 @@ def validate(schedule_type: str, expression: str) -> None:
         raise ValueError(f"Invalid cron expression {expression!r}, e.g. '*/5 * * * *' for every 5 minutes")
 
 
+@lru_cache(maxsize=64)
+def zone(name: str) -> tzinfo:
+    """The time zone named ``name`` (IANA, e.g. ``Europe/Paris``), or ``ValueError`` saying how to fix it."""
+    if not isinstance(name, str) or not name or name.startswith("/") or ".." in name:
+        raise ValueError(f"Invalid time zone {name!r}: give an IANA name such as 'Europe/Paris' or 'UTC'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"Unknown time zone {name!r}: give an IANA name such as 'Europe/Paris' or 'America/New_York' "
+            "(on Windows, pip install tzdata)"
+        ) from None
+
+
+def validate_tz(schedule_type: str, tz: str | None) -> None:
+    """Raise ``ValueError`` unless ``tz`` is ``None`` or a known zone for a cron schedule."""
+    if tz is None:
+        return
+    if schedule_type != ScheduleType.CRON:
+        raise ValueError("tz applies to cron schedules only: an interval does not depend on the time zone")
+    zone(tz)
+
+
 def validate_schedule(schedule: Schedule) -> None:
     """Check every field a schedule needs before it is written."""
     if not schedule.id:
@@ -40,6 +71,9 @@ def validate_schedule(schedule: Schedule) -> None:
     if not schedule.job_type:
         raise ValueError("A schedule needs a job_type")
     validate(schedule.schedule_type, schedule.schedule_expression)
+    validate_tz(schedule.schedule_type, schedule.tz)
+    if schedule.origin not in ORIGINS:
+        raise ValueError(f"Schedule.origin must be one of {', '.join(ORIGINS)}, not {schedule.origin!r}")
     if not isinstance(schedule.next_run, (int, float)) or not math.isfinite(schedule.next_run):
         raise ValueError("Schedule.next_run must be epoch seconds (a float), e.g. time.time()")
     if schedule.max_retries < 0:
@@ -59,5 +93,5 @@ def next_after(schedule: Schedule, now: float) -> float:
             return base
         steps = math.floor((now - base) / interval) + 1
         return base + steps * interval
-    start = datetime.fromtimestamp(now, tz=timezone.utc)
+    start = datetime.fromtimestamp(now, tz=timezone.utc if schedule.tz is None else zone(schedule.tz))
     return float(croniter(schedule.schedule_expression, start).get_next(float))

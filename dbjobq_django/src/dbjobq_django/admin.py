@@ -1,15 +1,18 @@
-"""The admin: jobs (filter, search, detail, retry/cancel/delete) and schedules (enable, disable, run now).
+"""The admin: jobs (filter, search, detail, retry/cancel/delete) and schedules (add, edit, enable,
+disable, run now).
 
 Rows are read through the ORM; every change goes through the core queue (``get_queue()``, the
 management API), so the admin keeps the queue's rules (a running job is cancelled with its claim
-revoked, a retry resets the attempts, a schedule enabled again skips the runs it missed, …).
-Nothing is edited field by field: the detail pages are read-only.
+revoked, a retry resets the attempts, a schedule enabled again skips the runs it missed, a schedule
+is validated as the core validates it, …). Jobs are never edited field by field: their detail pages
+are read-only; so are schedules declared in code, which are changed in the code.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,9 +26,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from dbjobq import JobNotFoundError, ScheduleNotFoundError
+from dbjobq.integration import schedule_row, scheduling
 
 from . import conf
 from .enqueueing import get_queue
+from .forms import ScheduleForm
 from .models import Job, Schedule, Worker, epoch_to_datetime
 
 T = TypeVar("T")
@@ -224,13 +229,17 @@ class JobAdmin(DBJobQModelAdmin):
 
 @admin.register(Schedule)
 class ScheduleAdmin(DBJobQModelAdmin):
-    """Schedules: list and detail; enable, disable and run now."""
+    """Schedules: list and detail; add and edit those made by hand (those from code are read-only,
+    changed in the code); enable, disable and run now."""
 
-    list_display = ("id", "job_type", "schedule_type", "schedule_expression", "enabled", "queue", "next", "last")
-    list_filter = ("enabled", "schedule_type", "queue")
+    form = ScheduleForm
+    list_display = (
+        "id", "job_type", "schedule_type", "schedule_expression", "tz", "enabled", "origin", "queue", "next", "last",
+    )
+    list_filter = ("enabled", "origin", "schedule_type", "queue")
     search_fields = ("=id", "job_type")
     actions = ("enable_schedules", "disable_schedules", "run_now")
-    readonly_fields = ("next", "last", "data_display")
+    readonly_fields = ("origin", "next", "last", "data_display")
     fields = (
         "id",
         "job_type",
@@ -240,10 +249,52 @@ class ScheduleAdmin(DBJobQModelAdmin):
         "max_retries",
         "schedule_type",
         "schedule_expression",
+        "tz",
         "enabled",
+        "origin",
         "next",
         "last",
     )
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return admin.ModelAdmin.has_add_permission(self, request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # Schedules from code are read-only here: a worker's next start would undo an edit.
+        if isinstance(obj, Schedule) and obj.from_code:
+            return False
+        return admin.ModelAdmin.has_change_permission(self, request, obj)
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        if obj is None or self.has_change_permission(request, obj):
+            editable = [name for name in ScheduleForm.Meta.fields if obj is None or name != "id"]
+            return ([] if obj is None else ["id"]) + editable + ([] if obj is None else ["origin", "next", "last"])
+        return self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        if obj is not None and self.has_change_permission(request, obj):
+            return ("id", "origin", "next", "last")
+        return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Schedule, form: ScheduleForm, change: bool) -> None:
+        """Write the row the core builds (validated by it), through the ORM: in the admin's transaction,
+        with its log entry, as ``enqueue()`` writes jobs."""
+        schedule = form.core_schedule
+        assert schedule is not None  # a valid form built it
+        database = conf.get_settings().database
+        now = time.time()
+        current = Schedule.objects.using(database).filter(pk=schedule.id).first() if change else None
+        if current is not None and (current.schedule_type, current.schedule_expression, current.tz) == (
+            schedule.schedule_type, schedule.schedule_expression, schedule.tz
+        ):
+            schedule.next_run = current.next_run  # same timetable: same next run
+        else:  # a new timetable starts at its next occurrence
+            schedule.next_run = scheduling.next_after(schedule, now)
+        if current is None:
+            Schedule(created_at=now, **schedule_row(schedule, now)).save(using=database, force_insert=True)
+        else:
+            schedule.last_run = current.last_run
+            Schedule.objects.using(database).filter(pk=schedule.id).update(**schedule_row(schedule, now))
 
     @admin.display(description="next run", ordering="next_run")
     def next(self, obj: Schedule) -> datetime | None:

@@ -13,4 +13,10 @@ class DBJobQConfig(AppConfig):
     verbose_name = "DBJobQ"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            conf,
+        )
+
+        # DBJOBQ["SCHEDULES"] joins the process's declared schedules, which workers sync at start.
+        conf.declare_schedules()

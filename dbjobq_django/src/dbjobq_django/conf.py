@@ -20,7 +20,15 @@ from django.db import connections
 from sqlalchemy.engine import URL, make_url
 
 from dbjobq import ConfigurationError
-from dbjobq.integration import InvalidOptionError, WorkerConfig, did_you_mean, is_secret_key, mask_url, parse_url
+from dbjobq.integration import (
+    InvalidOptionError,
+    WorkerConfig,
+    declarations,
+    did_you_mean,
+    is_secret_key,
+    mask_url,
+    parse_url,
+)
 
 #: The ``DBJOBQ`` keys of the worker's options: every setting of WorkerConfig, upper-cased.
 WORKER_KEYS: dict[str, str] = {name.upper(): name for name in WorkerConfig().settings()}
@@ -32,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "ENGINE_OPTIONS": {},  # extra create_async_engine() options
     "AUTODISCOVER": ("jobs", "tasks"),  # modules of installed apps that `runworker` imports
     "EAGER": False,  # run each job at enqueue (after the transaction commits), for tests
+    "SCHEDULES": {},  # recurring jobs declared in code: {id: {"job": "app.jobs.f", "cron": "0 3 * * *"}}
     **{key: WorkerConfig().settings()[name] for key, name in WORKER_KEYS.items()},
 }
 
@@ -65,6 +74,7 @@ class DBJobQSettings:
     worker: WorkerConfig
     #: Run jobs at enqueue (``EAGER``), for tests.
     eager: bool = False
+    schedules: tuple[declarations.Declaration, ...] = ()
 
     @property
     def queues(self) -> tuple[str, ...] | None:
@@ -220,6 +230,17 @@ def _value_problems(values: Mapping[str, Any]) -> list[Problem]:
         key = exc.option.upper()
         hint = f"Fix DBJOBQ[{key!r}] or remove it to use the default ({DEFAULTS[key]!r})."
         found.append(Problem("dbjobq.E005", f"{exc}.", hint))
+    try:
+        declarations.parse(values["SCHEDULES"], SCHEDULES_SOURCE)
+    except (ValueError, TypeError, LookupError) as exc:
+        found.append(
+            Problem(
+                "dbjobq.E005",
+                f"{exc}.",
+                'Write e.g. DBJOBQ["SCHEDULES"] = {"nightly-report": {"job": "myapp.jobs.report", '
+                '"cron": "0 3 * * *", "tz": "Europe/Paris"}}.',
+            )
+        )
     autodiscover = values["AUTODISCOVER"]
     if isinstance(autodiscover, str) or not isinstance(autodiscover, Sequence):
         bad("AUTODISCOVER", "a list of module names")
@@ -232,6 +253,36 @@ def worker_config(values: Mapping[str, Any]) -> WorkerConfig:
     """The worker options among ``DBJOBQ`` ``values``; ``ConfigurationError`` names the bad key."""
     options = {name: values[key] for key, name in WORKER_KEYS.items() if key in values}
     return WorkerConfig.from_options(options, label=lambda name: f"DBJOBQ[{name.upper()!r}]")
+
+
+#: Where DBJobQ's messages say Django's schedules come from.
+SCHEDULES_SOURCE = "DBJOBQ['SCHEDULES']"
+
+
+def declare_schedules() -> None:
+    """Make the ``SCHEDULES`` setting's declarations the process's (workers sync them when they start).
+
+    An invalid ``DBJOBQ`` declares none: the system checks report it, and ``runworker`` refuses it.
+    """
+    raw = raw_settings()
+    declared = _schedules(raw.get("SCHEDULES")) if isinstance(raw, Mapping) else []
+    declarations.declare_source(SCHEDULES_SOURCE, declared)
+
+
+def _redeclare_schedules(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DBJOBQ":
+        declare_schedules()
+
+
+setting_changed.connect(_redeclare_schedules, dispatch_uid="dbjobq_django.conf.schedules")
+
+
+def _schedules(value: Any) -> list[declarations.Declaration]:
+    """The declared schedules, or none when the setting is invalid (the checks report it)."""
+    try:
+        return declarations.parse(value, SCHEDULES_SOURCE)
+    except (ValueError, TypeError, LookupError):
+        return []
 
 
 def _is_memory(name: Any) -> bool:
@@ -256,6 +307,7 @@ def get_settings_unchecked() -> DBJobQSettings:
         autodiscover=tuple(values["AUTODISCOVER"]),
         worker=worker,
         eager=values["EAGER"],
+        schedules=tuple(_schedules(values["SCHEDULES"])),
     )
 
 

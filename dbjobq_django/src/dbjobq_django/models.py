@@ -22,6 +22,7 @@ from . import fields
 
 STATUS_CHOICES = [(status.value, status.value.capitalize()) for status in JobStatus]
 SCHEDULE_TYPE_CHOICES = [(kind.value, kind.value.capitalize()) for kind in ScheduleType]
+ORIGIN_CHOICES = [("operator", "Operator"), ("code", "Code")]
 
 
 def epoch_to_datetime(value: float | None) -> datetime | None:
@@ -112,6 +113,8 @@ class Schedule(models.Model):
     max_retries = models.IntegerField()
     created_at = fields.DoubleField()
     updated_at = fields.DoubleField()
+    tz = models.CharField(max_length=64, null=True, blank=True, verbose_name="time zone")
+    origin = models.CharField(max_length=16, null=True, choices=ORIGIN_CHOICES)
 
     class Meta:
         db_table = "dbjobq_schedules"
@@ -121,6 +124,11 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def from_code(self) -> bool:
+        """True for a schedule declared in code (``@job(cron=…)``, settings): workers keep it in step."""
+        return self.origin == "code"
 
 
 class Worker(models.Model):

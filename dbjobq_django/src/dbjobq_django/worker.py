@@ -68,6 +68,7 @@ def run_worker(options: Mapping[str, Any]) -> WorkerStats:
     """
     settings = conf.get_settings()
     discover_jobs()
+    conf.declare_schedules()  # again: the settings may have changed since start-up (tests)
     url = settings.engine_url()
     logger.info("Worker database: %s", mask_url(url), extra={"action": "runworker"})
     return run_worker_blocking(

@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 
 from dbjobq import ConfigurationError, JobQueue, Worker
-from dbjobq.integration import WorkerConfig, did_you_mean, log_through_host, mask_url
+from dbjobq.integration import WorkerConfig, declarations, did_you_mean, log_through_host, mask_url
 from dbjobq.storage import SQLAlchemyStorage
 
 from . import _router
@@ -26,7 +26,7 @@ UserLifespan = Callable[[AppT], AbstractAsyncContextManager[Mapping[str, Any] | 
 CombinedLifespan = Callable[[AppT], AbstractAsyncContextManager[dict[str, Any]]]
 
 #: DBJobQ(...)'s own keyword arguments; the others are worker options.
-_OWN_OPTIONS = ("run_worker", "engine_options", "dependencies", "mutation_dependencies", "public", "eager")
+_OWN_OPTIONS = ("run_worker", "engine_options", "dependencies", "mutation_dependencies", "public", "eager", "schedules")
 
 #: The servers whose loggers an embedded worker logs through when the app configured only theirs.
 HOST_LOGGERS = ("uvicorn.error", "gunicorn.error", "hypercorn.error")
@@ -44,7 +44,9 @@ class DBJobQ:
     until ``dependencies`` guard it (or ``public=True`` opens it); ``mutation_dependencies`` guard its
     retry and cancel endpoints too (see
     :func:`make_router`). With ``eager=True`` (for tests) every job runs as it is enqueued, its outcome
-    recorded as a worker would (see ``JobQueue(storage, eager=True)``). The library never creates the app.
+    recorded as a worker would (see ``JobQueue(storage, eager=True)``). ``schedules`` declares recurring
+    jobs (``{"nightly": {"job": report, "cron": "0 3 * * *"}}``, see :mod:`dbjobq.declarations`), which
+    workers of this process sync when they start. The library never creates the app.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class DBJobQ:
         mutation_dependencies: Sequence[params.Depends] | None = None,
         public: bool = False,
         eager: bool = False,
+        schedules: Mapping[str, Mapping[str, Any]] | None = None,
         **worker_options: Any,
     ) -> None:
         # Fail at import time, not on the first request: a bad URL or worker option raises here.
@@ -76,6 +79,12 @@ class DBJobQ:
         self.mutation_dependencies = None if mutation_dependencies is None else list(mutation_dependencies)
         self.public = public
         self.eager = eager
+        try:
+            declared = declarations.parse(schedules, "DBJobQ(schedules=...)")
+        except (ValueError, TypeError, LookupError) as exc:
+            raise ConfigurationError(str(exc)) from None
+        # The process's declarations: the embedded worker, or `dbjobq worker --import app`, syncs them.
+        declarations.declare_source("DBJobQ(schedules=...)", declared)
         storage = self._make_storage()
         self._display_url = mask_url(storage.url)
         self._active = False

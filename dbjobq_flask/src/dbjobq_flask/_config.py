@@ -13,7 +13,15 @@ from flask import Flask
 from sqlalchemy.engine import URL
 
 from dbjobq import ConfigurationError
-from dbjobq.integration import WorkerConfig, did_you_mean, is_memory_sqlite, is_secret_key, mask_url, parse_url
+from dbjobq.integration import (
+    WorkerConfig,
+    declarations,
+    did_you_mean,
+    is_memory_sqlite,
+    is_secret_key,
+    mask_url,
+    parse_url,
+)
 
 PREFIX = "DBJOBQ_"
 
@@ -41,6 +49,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "DBJOBQ_DASHBOARD_PUBLIC": False,
     # Run each job as it is enqueued through this extension, recording its outcome (for tests).
     "DBJOBQ_EAGER": False,
+    # Recurring jobs declared in code, synced by workers when they start:
+    # {"nightly-report": {"job": "myapp.jobs.report", "cron": "0 3 * * *", "tz": "Europe/Paris"}}.
+    "DBJOBQ_SCHEDULES": {},
     # The worker's options (`flask dbjobq worker`'s command-line options override them); the defaults
     # are WorkerConfig's, stated there.
     **{key: WorkerConfig().settings()[name] for key, name in _WORKER_KEYS.items()},
@@ -65,6 +76,8 @@ class Settings:
     dashboard_public: bool = False
     #: Run jobs at enqueue (``DBJOBQ_EAGER``).
     eager: bool = False
+    #: The recurring jobs ``DBJOBQ_SCHEDULES`` declares.
+    schedules: tuple[declarations.Declaration, ...] = ()
 
     def __repr__(self) -> str:
         shown = {"database_url": self.safe_url, "engine_options": mask_options(self.engine_options)}
@@ -152,8 +165,13 @@ def load_settings(app: Flask) -> Settings:
     eager = config["DBJOBQ_EAGER"]
     if not isinstance(eager, bool):
         raise ConfigurationError(f"DBJOBQ_EAGER must be True or False, not {eager!r}")
+    try:
+        schedules = declarations.parse(config["DBJOBQ_SCHEDULES"], "DBJOBQ_SCHEDULES")
+    except (ValueError, TypeError, LookupError) as exc:
+        raise ConfigurationError(str(exc)) from None
     return Settings(
         eager=eager,
+        schedules=tuple(schedules),
         dashboard_url_prefix=prefix,
         dashboard_authorize=authorize,
         dashboard_public=bool(config["DBJOBQ_DASHBOARD_PUBLIC"]),

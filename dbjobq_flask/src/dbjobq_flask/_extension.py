@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, has_app_context
 
 from dbjobq import Job, JobQueue, JobStatus
+from dbjobq.integration import declarations
 
 from . import _cli, _config
 from ._state import EXTENSION_KEY, DBJobQState, state_of
@@ -48,6 +49,8 @@ class DBJobQ:
             )
         _config.apply_defaults(app, self._defaults)
         settings = _config.load_settings(app)
+        # Workers started in this process (`flask dbjobq worker`) sync the declared schedules.
+        declarations.declare_source(f"DBJOBQ_SCHEDULES of app {app.name!r}", settings.schedules)
         app.extensions[EXTENSION_KEY] = DBJobQState(app.name, settings)
         app.cli.add_command(_cli.dbjobq_group)
         if settings.dashboard_url_prefix is not None:

@@ -188,6 +188,7 @@ def schedules_table(schedules: Iterable[Schedule], *, width: int = 200) -> Table
     table.add_column("job type", overflow="fold")
     table.add_column("every / cron", overflow="fold")
     table.add_column("on" if narrow else "enabled", no_wrap=True)
+    table.add_column("from", no_wrap=True)
     if narrow:
         table.add_column("next run", no_wrap=True)
     else:
@@ -199,18 +200,20 @@ def schedules_table(schedules: Iterable[Schedule], *, width: int = 200) -> Table
         if str(schedule.schedule_type) == "interval":
             rhythm = f"every {format_duration(float(schedule.schedule_expression))}"
         else:
-            rhythm = f"cron {schedule.schedule_expression}"
+            rhythm = f"cron {schedule.schedule_expression}" + (f" ({schedule.tz})" if schedule.tz else "")
         enabled = Text("yes", style="green") if schedule.enabled else Text("no", style="dim")
+        origin = plain(schedule.origin)
         next_run: Text | str = when(schedule.next_run, now) if schedule.enabled else Text("-")
         if narrow:
             next_run = ago(schedule.next_run, now) if schedule.enabled else Text("-")
-            table.add_row(plain(schedule.id), plain(schedule.job_type), plain(rhythm), enabled, next_run)
+            table.add_row(plain(schedule.id), plain(schedule.job_type), plain(rhythm), enabled, origin, next_run)
         else:
             table.add_row(
                 plain(schedule.id),
                 plain(schedule.job_type),
                 plain(rhythm),
                 enabled,
+                origin,
                 plain(schedule.queue),
                 next_run,
                 when(schedule.last_run, now),

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 
-from .. import scheduling
-from ..errors import ScheduleNotFoundError
+from .. import declarations, scheduling
+from ..errors import InvalidJobStateError, ScheduleNotFoundError
 from ..models import Schedule, ScheduleType
 from ..queue import JobQueue
 from . import formatting
 from .durations import DURATION
+from .imports import import_modules
 from .main import CliState, pass_state
 from .params import JSON_OBJECT
+from .terminal import escape_control
 
 T = TypeVar("T")
 
@@ -30,9 +34,13 @@ def _run_on_schedule(state: CliState, schedule_id: str, work: Callable[[JobQueue
         ) from None
 
 
-@click.group(short_help="Manage recurring jobs (list, add, enable, disable, delete, run-now).")
+@click.group(short_help="Manage recurring jobs (list, add, update, enable, disable, delete, run-now, sync).")
 def schedules() -> None:
-    """Recurring jobs: a running worker enqueues each due occurrence once (times are UTC)."""
+    """Recurring jobs: a running worker enqueues each due occurrence once (times shown in UTC).
+
+    Schedules declared in code (@job(cron="0 3 * * *"), a SCHEDULES setting) are synced when workers start,
+    or with `schedules sync`; change those in the code. The others are yours to add, update and delete.
+    """
 
 
 @schedules.command("list")
@@ -58,8 +66,9 @@ def list_schedules(state: CliState, enabled_only: bool, as_json: bool) -> None:
 @schedules.command("add", short_help="Create a schedule (--cron EXPR or --every DURATION).")
 @click.argument("schedule_id")
 @click.argument("job_type")
-@click.option("--cron", metavar="EXPR", help="A cron expression in UTC, e.g. '*/5 * * * *' (quote it).")
+@click.option("--cron", metavar="EXPR", help="A cron expression, e.g. '*/5 * * * *' (quote it); UTC unless --tz.")
 @click.option("--every", type=DURATION, help="A fixed interval, e.g. 30s, 15m, 1h or 3600.")
+@click.option("--tz", metavar="ZONE", help="Read --cron in this IANA time zone, e.g. Europe/Paris. [default: UTC]")
 @click.option("--data", type=JSON_OBJECT, help="The job's data, a JSON object.")
 @click.option("--queue", "queue_name", default="default", show_default=True, help="Queue the jobs go on.")
 @click.option("--priority", type=int, default=0, show_default=True, help="Priority of each job.")
@@ -73,6 +82,7 @@ def add_schedule(
     job_type: str,
     cron: str | None,
     every: float | None,
+    tz: str | None,
     data: dict[str, Any] | None,
     queue_name: str,
     priority: int,
@@ -94,6 +104,7 @@ def add_schedule(
         assert every is not None
         kind, expression = ScheduleType.INTERVAL.value, f"{every:g}"
     scheduling.validate(kind, expression)
+    scheduling.validate_tz(kind, tz)
     now = time.time()
     schedule = Schedule(
         id=schedule_id,
@@ -106,6 +117,7 @@ def add_schedule(
         priority=priority,
         max_retries=max_retries,
         queue=queue_name,
+        tz=tz,
     )
     schedule.next_run = scheduling.next_after(schedule, now)
 
@@ -167,3 +179,97 @@ def run_schedule_now(state: CliState, schedule_id: str) -> None:
         return await queue.run_schedule_now(schedule_id)
 
     click.echo(_run_on_schedule(state, schedule_id, work))
+
+
+@schedules.command("update", short_help="Change a schedule made by hand (timetable, job, data, queue).")
+@click.argument("schedule_id")
+@click.option("--cron", metavar="EXPR", help="A new cron expression (quote it).")
+@click.option("--every", type=DURATION, help="A new interval, e.g. 15m.")
+@click.option("--tz", metavar="ZONE", help="The IANA time zone --cron is read in ('UTC' for UTC).")
+@click.option("--job-type", metavar="TYPE", help="The job each occurrence enqueues.")
+@click.option("--data", type=JSON_OBJECT, help="The job's data, a JSON object.")
+@click.option("--queue", "queue_name", metavar="QUEUE", help="Queue the jobs go on.")
+@click.option("--priority", type=int, help="Priority of each job.")
+@click.option("--max-retries", type=click.IntRange(min=0), help="Retries of each job after its first attempt.")
+@click.option("--json", "as_json", is_flag=True, help="Print the updated schedule as JSON.")
+@pass_state
+def update_schedule(
+    state: CliState,
+    schedule_id: str,
+    cron: str | None,
+    every: float | None,
+    tz: str | None,
+    job_type: str | None,
+    data: dict[str, Any] | None,
+    queue_name: str | None,
+    priority: int | None,
+    max_retries: int | None,
+    as_json: bool,
+) -> None:
+    """Change schedule SCHEDULE_ID: only the options given change. A new timetable (--cron, --every,
+    --tz) starts at its next occurrence. Schedules declared in code are changed in the code instead.
+
+    Example: dbjobq schedules update nightly-report --cron '30 2 * * *' --tz Europe/Paris
+    """
+    if cron is not None and every is not None:
+        raise click.UsageError("Give --cron or --every, not both", ctx=click.get_current_context())
+
+    async def work(queue: JobQueue) -> Schedule:
+        schedule = await queue.get_schedule(schedule_id)
+        if schedule is None:
+            raise ScheduleNotFoundError(f"No schedule has id {schedule_id!r}")
+        if schedule.origin == "code":
+            raise InvalidJobStateError(
+                f"Schedule {schedule_id} is declared in code (@job(cron=...) or a SCHEDULES setting): change it "
+                "there, and workers apply it when they start (`dbjobq schedules sync` applies it now)"
+            )
+        timing = (schedule.schedule_type, schedule.schedule_expression, schedule.tz)
+        if cron is not None:
+            schedule.schedule_type, schedule.schedule_expression = ScheduleType.CRON.value, cron
+        elif every is not None:
+            schedule.schedule_type, schedule.schedule_expression = ScheduleType.INTERVAL.value, f"{every:g}"
+            schedule.tz = None
+        if tz is not None:
+            schedule.tz = None if tz.upper() == "UTC" else tz
+        for name, value in (("job_type", job_type), ("job_data", data), ("queue", queue_name),
+                            ("priority", priority), ("max_retries", max_retries)):
+            if value is not None:
+                setattr(schedule, name, value)
+        scheduling.validate_schedule(schedule)
+        if (schedule.schedule_type, schedule.schedule_expression, schedule.tz) != timing:
+            schedule.next_run = scheduling.next_after(replace(schedule, next_run=time.time()), time.time())
+        await queue.update_schedule(schedule)
+        return schedule
+
+    schedule = _run_on_schedule(state, schedule_id, work)
+    if as_json:
+        formatting.echo_json(formatting.schedule_dict(schedule))
+    else:
+        click.echo(f"Schedule {escape_control(schedule_id)} updated; next run {formatting.when(schedule.next_run)} UTC")
+
+
+@schedules.command("sync", short_help="Apply the schedules declared in code now (workers do it at start).")
+@click.option("--import", "-i", "imports", multiple=True, metavar="MODULE",
+              help="Module that declares schedules (@job(cron=\"0 3 * * *\")) or jobs (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
+@pass_state
+def sync_schedules(state: CliState, imports: tuple[str, ...], as_json: bool) -> None:
+    """Add, change and remove the schedules declared in code, as a starting worker does, and print what
+    changed: e.g. a deployment step. Schedules made by hand are never touched."""
+    import_modules(imports)
+
+    async def work(queue: JobQueue) -> declarations.SyncResult:
+        return await queue.sync_schedules()
+
+    result = state.run(work)
+    if as_json:
+        formatting.echo_json(dataclasses.asdict(result))
+        return
+    for label in ("added", "changed", "removed", "stranded", "kept"):
+        ids = getattr(result, label)
+        if ids:
+            click.echo(f"{label.capitalize()}: {escape_control(', '.join(ids))}")
+    click.echo(
+        f"Schedules from code: {len(result.added)} added, {len(result.changed)} changed, "
+        f"{len(result.removed)} removed, {len(result.unchanged)} unchanged"
+    )

@@ -242,16 +242,17 @@ class BaseStorage(ABC):
         """Every schedule, by id."""
 
     @abstractmethod
-    async def update_schedule(self, schedule: Schedule) -> None:
-        """Replace a schedule's fields; raises ``ScheduleNotFoundError``."""
+    async def update_schedule(self, schedule: Schedule, *, if_updated_at: float | None = None) -> bool:
+        """Replace a schedule's fields; raises ``ScheduleNotFoundError``. With ``if_updated_at`` only if
+        its ``updated_at`` is still that (compare-and-set), returning False otherwise."""
 
     @abstractmethod
     async def update_schedule_next_run(self, schedule_id: str, next_run: float, last_run: float | None) -> None:
         """Set when a schedule fires next and last fired."""
 
     @abstractmethod
-    async def delete_schedule(self, schedule_id: str) -> bool:
-        """Delete a schedule; False if there was none."""
+    async def delete_schedule(self, schedule_id: str, *, if_updated_at: float | None = None) -> bool:
+        """Delete a schedule; False if there was none (or, with ``if_updated_at``, if it changed since)."""
 
     @abstractmethod
     async def fire_due_schedules(self, now: float | None = None) -> list[str]:

@@ -62,7 +62,8 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
 
 
 def schedule_row(schedule: Schedule, now: float) -> dict[str, Any]:
-    """The ``dbjobq_schedules`` columns a create or update writes (validated; ``created_at`` aside)."""
+    """The ``dbjobq_schedules`` columns a create or update writes (validated; ``created_at`` aside);
+    adapters that write with their own ORM (Django's admin) build rows with this too."""
     scheduling.validate_schedule(schedule)
     return {
         "id": schedule.id,
@@ -77,6 +78,8 @@ def schedule_row(schedule: Schedule, now: float) -> dict[str, Any]:
         "priority": schedule.priority,
         "max_retries": schedule.max_retries,
         "updated_at": now,
+        "tz": schedule.tz,
+        "origin": schedule.origin,
     }
 
 
@@ -195,6 +198,8 @@ def decode_schedule(row: Mapping[Any, Any]) -> tuple[Schedule, str | None]:
         queue=row["queue"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        tz=row.get("tz"),
+        origin=row.get("origin") or "operator",  # NULL: a row from before schema version 3
     )
     return schedule, "; ".join(problems) or None
 

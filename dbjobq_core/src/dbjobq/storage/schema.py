@@ -27,7 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnClause
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: PostgreSQL channel on which the jobs table announces new jobs.
 NOTIFY_CHANNEL = "dbjobq_jobs"
@@ -124,6 +124,11 @@ schedules = Table(
     Column("max_retries", Integer, nullable=False),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+    # Schema version 3. A cron schedule's IANA time zone (NULL: UTC); where the schedule comes from:
+    # 'code' (declared in code, synced by workers) or 'operator' (NULL in rows older than version 3).
+    # Nullable without a server default, so adding them is the same cheap ALTER on every database.
+    Column("tz", String(64), nullable=True),
+    Column("origin", String(16), nullable=True),
 )
 Index("ix_dbjobq_schedules_due", schedules.c.enabled, schedules.c.next_run)
 

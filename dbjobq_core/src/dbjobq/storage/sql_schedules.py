@@ -49,13 +49,18 @@ class SchedulesSQL:
         async with self._db.transaction() as conn:
             return [records.schedule_from_row(r) for r in (await conn.execute(stmt)).mappings().all()]
 
-    async def update_schedule(self, schedule: Schedule) -> None:
-        """Replace a schedule's fields (validated first); raises ``ScheduleNotFoundError``."""
+    async def update_schedule(self, schedule: Schedule, *, if_updated_at: float | None = None) -> bool:
+        """Replace a schedule's fields (validated first); raises ``ScheduleNotFoundError``. With
+        ``if_updated_at``, only if the row is unchanged since it was read: False otherwise (compare-and-set)."""
         row = records.schedule_row(schedule, time.time())
+        stmt = update(schedules).where(schedules.c.id == schedule.id).values(**row)
+        if if_updated_at is not None:
+            stmt = stmt.where(schedules.c.updated_at == if_updated_at)
         async with self._db.transaction() as conn:
-            result = await conn.execute(update(schedules).where(schedules.c.id == schedule.id).values(**row))
-        if not result.rowcount:
+            result = await conn.execute(stmt)
+        if not result.rowcount and if_updated_at is None:
             raise errors.ScheduleNotFoundError(f"No schedule has id {schedule.id!r}")
+        return bool(result.rowcount)
 
     async def update_schedule_next_run(self, schedule_id: str, next_run: float, last_run: float | None) -> None:
         """Set when a schedule fires next and when it last fired."""
@@ -69,10 +74,13 @@ class SchedulesSQL:
         if not result.rowcount:
             raise errors.ScheduleNotFoundError(f"No schedule has id {schedule_id!r}")
 
-    async def delete_schedule(self, schedule_id: str) -> bool:
-        """Delete a schedule; False if there was none."""
+    async def delete_schedule(self, schedule_id: str, *, if_updated_at: float | None = None) -> bool:
+        """Delete a schedule; False if there was none (or, with ``if_updated_at``, if it changed since)."""
+        stmt = delete(schedules).where(schedules.c.id == schedule_id)
+        if if_updated_at is not None:
+            stmt = stmt.where(schedules.c.updated_at == if_updated_at)
         async with self._db.transaction() as conn:
-            return bool((await conn.execute(delete(schedules).where(schedules.c.id == schedule_id))).rowcount)
+            return bool((await conn.execute(stmt)).rowcount)
 
     async def fire_due_schedules(self, now: float | None = None) -> list[str]:
         """Enqueue each due occurrence exactly once, however many workers run this at the same time.

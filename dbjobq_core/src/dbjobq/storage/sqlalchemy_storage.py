@@ -15,17 +15,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .. import errors
 from ..redaction import mask_url
+from . import migrations
 from .base import BaseStorage, Subscription
 from .database import Database, wrap_driver_errors
 from .dialects import impl_for
-from .schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, meta, metadata
+from .schema import SCHEMA_VERSION, meta, metadata
 from .sql_claims import ClaimsSQL
 from .sql_jobs import JobsSQL
 from .sql_schedules import SchedulesSQL
@@ -104,13 +105,22 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, 
                     f"The database has DBJobQ schema version {value}, newer than this dbjobq "
                     f"({SCHEMA_VERSION}): upgrade dbjobq"
                 )
-            elif int(value) < 2:
-                # 1 -> 2 adds the (queue, status, execute_at) index. checkfirst: a process that raced us
-                # may have built it already (and Django's migration 0003 builds the same one).
-                await conn.run_sync(QUEUE_STATUS_INDEX.create, checkfirst=True)
-                await conn.execute(
-                    update(meta).where(meta.c.key == "schema_version", meta.c.value == value).values(value="2")
-                )
+        stored = int(value) if value is not None else SCHEMA_VERSION
+        failures = 0
+        while stored < SCHEMA_VERSION:
+            try:
+                async with self._db.transaction() as conn:
+                    stored = await conn.run_sync(migrations.upgrade_step, stored)
+            except errors.StorageError:
+                # Another process made the same change at the same time (a duplicate column or index).
+                # Each step checks what exists, so trying again finishes it, or finds the version moved.
+                failures += 1
+                if failures >= 5:
+                    raise
+                await asyncio.sleep(0.05 * failures)
+                async with self._db.transaction() as conn:
+                    found = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar()
+                stored = max(stored, int(found or 0))
 
     async def close(self) -> None:
         """Close every connection. The storage refuses use afterwards."""

@@ -177,6 +177,8 @@ class Worker:
         if not self._fetcher.paused:
             self._fetcher.resumed.set()
         self._runner.reset_context()  # every job starts from this context, not from the job before it
+        # Schedules declared in code reach the database before anything fires (see dbjobq.declarations).
+        await self.queue.sync_schedules()
         await self.storage.register_worker(self.id, queues=self.queues, concurrency=self.concurrency)
         await self._wakeups.open()
         self._state = "running"

@@ -1,0 +1,52 @@
+"""Upgrading a database made by an older dbjobq to :data:`~.schema.SCHEMA_VERSION`, one step per version.
+
+``initialize()`` creates missing tables at the newest version, then runs the steps after the version
+stored in ``dbjobq_meta``. Each step checks what exists before it changes anything: processes may
+upgrade the same database at once, and Django's migrations (one per schema version) make the same
+changes. Version 1 -> 2 adds the (queue, status, execute_at) index; 2 -> 3 the schedules' ``tz`` and
+``origin`` columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import inspect, text, update
+from sqlalchemy.engine import Connection
+
+from .schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, meta, schedules
+
+
+def _add_queue_status_index(conn: Connection) -> None:
+    QUEUE_STATUS_INDEX.create(conn, checkfirst=True)
+
+
+def _add_schedule_columns(conn: Connection) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns(schedules.name)}
+    for name in ("tz", "origin"):
+        if name not in present:
+            column = schedules.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            # Nullable, no default: the same cheap ALTER on SQLite, PostgreSQL and MySQL/MariaDB.
+            conn.execute(text(f"ALTER TABLE {schedules.name} ADD COLUMN {column.name} {kind}"))
+
+
+#: The step that brings a database to each version.
+STEPS: dict[int, Callable[[Connection], None]] = {2: _add_queue_status_index, 3: _add_schedule_columns}
+
+
+def upgrade_step(conn: Connection, stored: int) -> int:
+    """Bring the database from version ``stored`` one step up; return the version it is at now.
+
+    The version row moves with a compare-and-set: of processes racing, one writes it, the others find
+    the change made (their checks skip it) and the row already moved.
+    """
+    target = stored + 1
+    STEPS[target](conn)
+    conn.execute(
+        update(meta).where(meta.c.key == "schema_version", meta.c.value == str(stored)).values(value=str(target))
+    )
+    return target
+
+
+assert set(STEPS) == set(range(2, SCHEMA_VERSION + 1)), "every schema version needs its upgrade step"
