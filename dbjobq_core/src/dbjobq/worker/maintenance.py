@@ -18,12 +18,24 @@ from .wakeups import sleep_until
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between two retention passes of one worker.
-RETENTION_INTERVAL = 3600.0
+#: Bounds of the time between two retention passes of one worker, in seconds: a tenth of the shortest
+#: retention age, so that a short retention reaches a steady state, but no more often than every
+#: RETENTION_INTERVAL_MIN seconds and at least every RETENTION_INTERVAL_MAX (an hour).
+RETENTION_INTERVAL_MIN = 5.0
+RETENTION_INTERVAL_MAX = 3600.0
+
+
+def retention_interval(*ages: float | None) -> float:
+    """Seconds between two retention passes for these retention ages (``None``: kept forever)."""
+    kept = [age for age in ages if age is not None]
+    if not kept:
+        return RETENTION_INTERVAL_MAX
+    return min(RETENTION_INTERVAL_MAX, max(RETENTION_INTERVAL_MIN, min(kept) / 10))
 
 
 class Maintenance:
-    """Requeues the jobs of dead workers every ``interval`` s; prunes old jobs and workers hourly."""
+    """Requeues the jobs of dead workers every ``interval`` s; prunes old jobs and workers at start and
+    then every :func:`retention_interval` of the retention ages (hourly for the default 7 days)."""
 
     def __init__(self, storage: BaseStorage, config: WorkerConfig) -> None:
         self.storage = storage
@@ -31,20 +43,25 @@ class Maintenance:
         self.lease_timeout = config.lease_timeout
         self.retention = config.retention
         self.failed_retention = config.failed_retention
-        self._last_retention: float | None = None  # time.monotonic() of the last pass
+        self.retention_interval = retention_interval(config.retention, config.failed_retention)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Maintenance passes until ``stopping`` is set (a failed pass is logged and tried again)."""
+        now = time.monotonic()
+        next_recovery = next_retention = now
         while True:
+            now = time.monotonic()
+            # Each task is rescheduled before it runs, so that a failing pass waits its turn too.
             try:
-                await self.recover()
-                now = time.monotonic()
-                if self._last_retention is None or now - self._last_retention >= RETENTION_INTERVAL:
-                    self._last_retention = now
+                if now >= next_recovery:
+                    next_recovery = now + self.interval
+                    await self.recover()
+                if now >= next_retention:
+                    next_retention = now + self.retention_interval
                     await self.apply_retention()
             except Exception:
                 logger.exception("Maintenance failed", extra={"action": "maintenance_failed"})
-            if await sleep_until(self.interval, stopping):
+            if await sleep_until(max(0.0, min(next_recovery, next_retention) - time.monotonic()), stopping):
                 return
 
     async def recover(self) -> int:
