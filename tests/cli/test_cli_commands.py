@@ -226,3 +226,17 @@ def test_cli_postgres_asyncpg_url_works(invoke: Invoke, db_url: str) -> None:
     job_id = ok(invoke("enqueue", "t.job", url=pasted)).stdout.strip()
     assert job_id in ok(invoke("jobs", url=pasted)).stdout
     assert "postgresql+asyncpg://" in ok(invoke("init-db", url=pasted)).stdout
+
+
+def test_cli_stats_table_marks_capped_counts() -> None:
+    from rich.console import Console
+
+    from dbjobq.cli import formatting
+
+    counts = {"a": {"completed": 10000, "pending": 3}, "b": {"failed": 2}}
+    table = formatting.counts_table(counts, {"completed": 10000, "pending": 3, "failed": 2}, {"a": ["completed"]})
+    console = Console(width=120, record=True)
+    console.print(table)
+    rows = {line.split()[1]: line for line in console.export_text().splitlines() if line.startswith("│")}
+    assert "10000+" in rows["a"] and "10003+" in rows["a"]  # a capped count, and the total holding it
+    assert "+" not in rows["b"] and "10000+" in rows["all"]

@@ -42,6 +42,26 @@ async def test_operator_views_queue_stats_of_an_empty_table(queue: JobQueue) -> 
     assert await queue.queue_stats() == []
 
 
+async def test_operator_views_job_counts_are_bounded_and_say_so(queue: JobQueue) -> None:
+    storage = queue.storage
+    assert isinstance(storage, SQLAlchemyStorage)
+    emails = await queue.enqueue_many("x.send", [{"n": n} for n in range(6)], queue="emails")
+    await queue.enqueue("x.report", queue="reports")
+    await _set(storage, emails[:3], status="completed", finished_at=time.time())
+    await _set(storage, emails[3:4], status="running")
+
+    counts = await queue.job_counts(count_cap=2)
+    # Statuses without jobs are left out; pending and running are exact, a finished status stops at the cap.
+    assert counts == {("emails", "completed"): 2, ("emails", "running"): 1, ("emails", "pending"): 2,
+                      ("reports", "pending"): 1}  # fmt: skip
+    assert counts.capped == {("emails", "completed")} and counts.approximate
+    exact = await queue.job_counts(count_cap=None)
+    assert exact == {**counts, ("emails", "completed"): 3} and not exact.approximate
+    default = await queue.job_counts()
+    assert default == exact and not default.capped
+    assert await queue.job_counts(count_cap=3) == exact and not (await queue.job_counts(count_cap=3)).capped
+
+
 async def test_operator_views_page_jobs_newest_first_by_key(queue: JobQueue) -> None:
     ids = await queue.enqueue_many("x.y", [{"n": n, "blob": "x" * 1000} for n in range(7)])
     other = await queue.enqueue("x.other", {"n": 99}, queue="other")

@@ -201,7 +201,7 @@ async def test_router_mutations_run_the_apps_guard(client: httpx.AsyncClient, jo
 
 async def test_router_stats(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
     empty = {"pending": 0, "running": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0}
-    assert (await client.get("/dbjobq/stats")).json() == {"queues": {}, "total": empty}
+    assert (await client.get("/dbjobq/stats")).json() == {"queues": {}, "total": empty, "capped": {}}
     await jobq.queue.enqueue(jobs.greet)
     await jobq.queue.enqueue(jobs.send_email, {"to": "a"})
     await jobq.queue.enqueue(jobs.send_email, {"to": "b"})
@@ -213,6 +213,7 @@ async def test_router_stats(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
             "emails": {**empty, "pending": 2, "total": 2},
         },
         "total": {**empty, "pending": 3, "failed": 1, "total": 4},
+        "capped": {},
     }
 
 

@@ -158,6 +158,23 @@ class QueueStats:
     oldest_due_at: float | None = None
 
 
+class JobCounts(dict[tuple[str, str], int]):
+    """Job counts keyed by (queue, status), as :meth:`~dbjobq.JobQueue.job_counts` returns them.
+
+    ``capped`` names the (queue, status) pairs whose count stopped at the cap: such a count is a
+    lower bound (shown as "10,000+"). Pending and running counts are always exact.
+    """
+
+    def __init__(self, counts: dict[tuple[str, str], int] | None = None, capped: set[tuple[str, str]] | None = None):
+        super().__init__(counts or {})
+        self.capped: set[tuple[str, str]] = set(capped or ())
+
+    @property
+    def approximate(self) -> bool:
+        """Whether any count is capped (a lower bound rather than exact)."""
+        return bool(self.capped)
+
+
 @dataclass
 class WorkerInfo:
     """A registered worker: where it runs, what it serves and when it last renewed its heartbeat.

@@ -17,7 +17,7 @@ from typing import Any
 from . import eager, registry
 from .errors import JobNotFoundError
 from .execution import RunResult, run_job
-from .models import FINISHED_STATUSES, Job, JobStatus, NewJob, QueueStats, WorkerInfo
+from .models import FINISHED_STATUSES, Job, JobCounts, JobStatus, NewJob, QueueStats, WorkerInfo
 from .queue_schedules import ScheduleManagement
 from .serialization import dumps_payload
 from .storage.base import BaseStorage
@@ -198,10 +198,21 @@ class JobQueue(ScheduleManagement):
         """Failed jobs."""
         return await self.list_jobs(JobStatus.FAILED, limit)
 
-    async def job_counts(self) -> dict[tuple[str, str], int]:
-        """Exact job counts keyed by (queue, status) (a scan of the table: see :meth:`queue_stats` for a
-        bounded view)."""
-        return await self.storage.count_jobs()
+    async def job_counts(self, count_cap: int | None = 10_000) -> JobCounts:
+        """Job counts keyed by (queue, status), statuses without jobs left out; cheap on any table size.
+
+        Pending and running jobs are counted exactly, from the indexes. A finished status (completed,
+        failed, cancelled) stops counting past ``count_cap`` per queue: its count is then a lower bound
+        and listed in the result's ``capped``. ``count_cap=None`` counts every row exactly: a scan of
+        the whole table, slow on a big one.
+        """
+        if count_cap is None:
+            return JobCounts(await self.storage.count_jobs())
+        counts = JobCounts()
+        for stats in await self.storage.queue_stats(count_cap):
+            counts.update({(stats.name, s): n for s, n in stats.counts.items() if n})
+            counts.capped.update((stats.name, s) for s in stats.capped)
+        return counts
 
     # -- running by hand ----------------------------------------------------------------------
     async def dequeue(self) -> Job | None:

@@ -70,14 +70,25 @@ class JobStats(BaseModel):
 
     queues: dict[str, StatusCounts] = Field(description="Counts per queue name.")
     total: StatusCounts = Field(description="Counts over all queues.")
+    capped: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Per queue, the finished statuses whose count stopped at the cap (10,000 jobs per queue and "
+            "status): those counts, and the totals that include them, are lower bounds. Pending and "
+            "running counts are always exact."
+        ),
+    )
 
     @classmethod
     def from_counts(cls, counts: Mapping[tuple[str, str], int]) -> JobStats:
-        """Build from the storage's ``count_jobs()`` mapping of (queue, status) to count."""
+        """Build from ``JobQueue.job_counts()``: a mapping of (queue, status) to count, whose
+        ``capped`` (when present) names the counts that are lower bounds."""
         stats = cls(queues={}, total=StatusCounts())
         for (queue, status), count in sorted(counts.items()):
             stats.queues.setdefault(queue, StatusCounts()).add(status, count)
             stats.total.add(status, count)
+        for queue, status in sorted(getattr(counts, "capped", ())):
+            stats.capped.setdefault(queue, []).append(status)
         return stats
 
 

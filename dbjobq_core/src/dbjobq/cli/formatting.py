@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -221,17 +221,26 @@ def schedules_table(schedules: Iterable[Schedule], *, width: int = 200) -> Table
     return table
 
 
-def counts_table(counts: Mapping[str, Mapping[str, int]], totals: Mapping[str, int]) -> Table:
-    """Job counts: one row per queue, one column per status, and a total row."""
+def counts_table(
+    counts: Mapping[str, Mapping[str, int]],
+    totals: Mapping[str, int],
+    capped: Mapping[str, Sequence[str]] | None = None,
+) -> Table:
+    """Job counts: one row per queue, one column per status, and a total row. A count in ``capped``
+    (queue to statuses) is a lower bound, shown with a "+"."""
+    capped = capped or {}
     table = Table(title="Jobs by queue and status", title_justify="left")
     table.add_column("queue", overflow="fold")
     for status in STATUSES:
         table.add_column(status, justify="right", style=_STATUS_STYLES[status])
     table.add_column("total", justify="right", style="bold")
+
+    def cells(row: Mapping[str, int], bounded: Collection[str]) -> list[str]:
+        shown = [f"{row.get(s, 0)}" + ("+" if s in bounded else "") for s in STATUSES]
+        return [*shown, f"{sum(row.values())}" + ("+" if bounded else "")]
+
     for queue_name in sorted(counts):
-        row = counts[queue_name]
-        table.add_row(plain(queue_name), *[str(row.get(s, 0)) for s in STATUSES], str(sum(row.values())))
+        table.add_row(plain(queue_name), *cells(counts[queue_name], capped.get(queue_name, ())))
     if len(counts) != 1:
-        table.add_row(Text("all", style="bold"), *[str(totals.get(s, 0)) for s in STATUSES],
-                      str(sum(totals.values())))
+        table.add_row(Text("all", style="bold"), *cells(totals, {s for c in capped.values() for s in c}))
     return table

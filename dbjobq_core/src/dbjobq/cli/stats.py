@@ -16,6 +16,8 @@ from .main import CliState, pass_state
 
 #: The window for the throughput figure, in seconds.
 THROUGHPUT_WINDOW = 60.0
+#: A finished status (completed, failed, cancelled) of a queue stops counting past this many jobs.
+COUNT_CAP = 10_000
 
 
 async def collect_stats(queue: JobQueue) -> dict[str, Any]:
@@ -23,15 +25,23 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
     now = time.time()
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = defaultdict(int)
-    for (queue_name, status), n in (await queue.job_counts()).items():
-        counts[queue_name][status] = n
-        totals[status] += n
-    due = [s.oldest_due_at for s in await queue.queue_stats(count_cap=0) if s.oldest_due_at is not None]
+    capped: dict[str, list[str]] = {}
+    # Bounded whatever the table holds: pending/running exact, finished statuses capped per queue.
+    per_queue = await queue.queue_stats(COUNT_CAP)
+    for stats in per_queue:
+        for status, n in stats.counts.items():
+            if n:
+                counts[stats.name][status] = n
+                totals[status] += n
+        if stats.capped:
+            capped[stats.name] = sorted(stats.capped)
+    due = [s.oldest_due_at for s in per_queue if s.oldest_due_at is not None]
     finished = await queue.count_finished(THROUGHPUT_WINDOW)
     workers = await queue.list_workers()
     return {
         "counts": {q: dict(sorted(c.items())) for q, c in sorted(counts.items())},
         "totals": dict(sorted(totals.items())),
+        "capped": dict(sorted(capped.items())),
         "oldest_pending_age_seconds": max(0.0, now - min(due)) if due else None,
         "finished_last_minute": finished,
         "jobs_per_second": round(finished / THROUGHPUT_WINDOW, 3),
@@ -54,14 +64,15 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
 @pass_state
 def stats(state: CliState, as_json: bool) -> None:
     """Show job counts by queue and status, how long the oldest due job has waited, jobs finished per
-    second over the last minute, and the registered workers."""
+    second over the last minute, and the registered workers. Pending and running counts are exact; a
+    finished status past 10,000 jobs in a queue shows as "10000+" (listed under "capped" in --json)."""
     figures = state.run(collect_stats)
     if as_json:
         formatting.echo_json(figures)
         return
     out = formatting.console()
     if figures["counts"]:
-        out.print(formatting.counts_table(figures["counts"], figures["totals"]))
+        out.print(formatting.counts_table(figures["counts"], figures["totals"], figures["capped"]))
     else:
         out.print("No jobs.")
     age = figures["oldest_pending_age_seconds"]
