@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
 
 class JobStatus(str, enum.Enum):
@@ -32,6 +32,26 @@ class JobStatus(str, enum.Enum):
 
 #: Statuses a job never leaves on its own.
 FINISHED_STATUSES: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class EnqueueOptions(TypedDict, total=False):
+    """The options every enqueue function takes, written once (``**options: Unpack[EnqueueOptions]``).
+
+    ``JobQueue.enqueue``/``enqueue_many``/``prepare_job`` and the adapters' enqueue functions all take
+    these; a new option is added here and in :meth:`dbjobq.JobQueue.prepare_job`, nowhere else.
+    ``None`` (or leaving it out) means the ``@job`` default.
+    """
+
+    #: Seconds (or a timedelta) after the database's ``now`` at insert.
+    delay: float | timedelta | None
+    #: An absolute due time: an aware datetime or epoch seconds.
+    run_at: datetime | float | None
+    #: Higher runs first.
+    priority: int | None
+    #: Retries after the first attempt.
+    max_retries: int | None
+    #: The queue the job goes to.
+    queue: str | None
 
 
 @dataclass(frozen=True)

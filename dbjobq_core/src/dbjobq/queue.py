@@ -7,21 +7,25 @@ is enabled again) holds whoever acts.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import eager, registry
 from .errors import JobNotFoundError
 from .execution import RunResult, run_job
-from .models import FINISHED_STATUSES, Job, JobCounts, JobStatus, NewJob, QueueStats, WorkerInfo
+from .models import FINISHED_STATUSES, EnqueueOptions, Job, JobCounts, JobStatus, NewJob, QueueStats, WorkerInfo
 from .queue_schedules import ScheduleManagement
 from .serialization import dumps_payload
 from .storage.base import BaseStorage
 from .timing import as_seconds
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +70,15 @@ class JobQueue(ScheduleManagement):
         self,
         func_or_name: JobRef,
         data: Any,
-        *,
-        delay: float | timedelta | None,
-        run_at: datetime | float | None,
-        priority: int | None,
-        max_retries: int | None,
-        queue: str | None,
+        **options: Unpack[EnqueueOptions],
     ) -> NewJob:
-        """Validate a job and apply the ``@job`` defaults without writing it (adapters insert it themselves)."""
+        """Validate a job and apply the ``@job`` defaults without writing it (adapters insert it themselves).
+
+        An option that is not one of :class:`~dbjobq.models.EnqueueOptions` raises ``TypeError``.
+        """
+        _check_options(options)
+        delay, run_at = options.get("delay"), options.get("run_at")
+        priority, max_retries, queue = options.get("priority"), options.get("max_retries"), options.get("queue")
         name = registry.job_name(func_or_name)
         spec = registry.get_spec(name)
         delay_seconds, execute_at = _due_time(delay, run_at)
@@ -92,32 +97,22 @@ class JobQueue(ScheduleManagement):
         func_or_name: JobRef,
         data: dict[str, Any] | None = None,
         *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | float | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        queue: str | None = None,
         connection: Any = None,
+        **options: Unpack[EnqueueOptions],
     ) -> str:
         """Add a job and return its id.
 
         ``func_or_name`` is a ``@job`` function or a job type string. ``data`` must be a dict of JSON
-        values (``TypeError`` otherwise; nothing is written). ``delay`` (seconds or timedelta) or
-        ``run_at`` (datetime or epoch seconds) defers it. Pass ``connection`` (your SQLAlchemy
+        values (``TypeError`` otherwise; nothing is written). The options are those of
+        :class:`~dbjobq.models.EnqueueOptions`: ``delay`` (seconds or timedelta) or ``run_at`` (datetime
+        or epoch seconds) defers it; ``priority``, ``max_retries`` and ``queue`` override the ``@job``
+        defaults. Pass ``connection`` (your SQLAlchemy
         ``AsyncConnection`` or ``AsyncSession``) to write the job in your own transaction.
 
         In eager mode the job runs before this returns, whatever its ``delay`` or ``run_at``; a job
         written in your own transaction (``connection``) is not visible yet and stays pending.
         """
-        new = self.prepare_job(
-            func_or_name,
-            data,
-            delay=delay,
-            run_at=run_at,
-            priority=priority,
-            max_retries=max_retries,
-            queue=queue,
-        )
+        new = self.prepare_job(func_or_name, data, **options)
         [job_id] = await self.storage.enqueue_many([new], connection=connection)
         logger.debug("Enqueued %s as %s", new.type, job_id, extra={"action": "enqueue", "job_id": job_id})
         if connection is None:
@@ -129,29 +124,14 @@ class JobQueue(ScheduleManagement):
         func_or_name: JobRef,
         items: Iterable[dict[str, Any] | None],
         *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | float | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        queue: str | None = None,
         connection: Any = None,
+        **options: Unpack[EnqueueOptions],
     ) -> list[str]:
         """Add one job per item of ``items`` (each a data dict) in bulk; return the ids in order.
 
         Everything is validated before anything is written.
         """
-        batch = [
-            self.prepare_job(
-                func_or_name,
-                data,
-                delay=delay,
-                run_at=run_at,
-                priority=priority,
-                max_retries=max_retries,
-                queue=queue,
-            )
-            for data in items
-        ]
+        batch = [self.prepare_job(func_or_name, data, **options) for data in items]
         ids = await self.storage.enqueue_many(batch, connection=connection)
         if connection is None and ids:
             await self._after_enqueue(ids)
@@ -397,6 +377,16 @@ class JobQueue(ScheduleManagement):
         if job is None:
             raise JobNotFoundError(f"No job has id {job_id!r}")
         return job
+
+
+def _check_options(options: Mapping[str, object]) -> None:
+    """Refuse an option no enqueue function takes, naming the closest valid one."""
+    valid = EnqueueOptions.__annotations__
+    for key in options:
+        if key not in valid:
+            hint = difflib.get_close_matches(key, valid, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise TypeError(f"enqueue() got an unexpected option {key!r}{suggestion}; valid: {', '.join(valid)}")
 
 
 def _due_time(delay: float | timedelta | None, run_at: datetime | float | None) -> tuple[float | None, float | None]:

@@ -6,8 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import SynchronousOnlyOperation
 from django.core.signals import setting_changed
@@ -16,9 +15,13 @@ from django.dispatch import receiver
 from dbjobq import Job as CoreJob
 from dbjobq import JobQueue
 from dbjobq.integration import new_job_row
+from dbjobq.models import EnqueueOptions
 
 from . import conf, eager
 from .storage import DjangoStorage
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 JobRef = Callable[..., Any] | str
 
@@ -54,12 +57,7 @@ def _forget_queue(*, setting: str, **kwargs: Any) -> None:
 def enqueue(
     func_or_name: JobRef,
     data: dict[str, Any] | None = None,
-    *,
-    delay: float | timedelta | None = None,
-    run_at: datetime | float | None = None,
-    priority: int | None = None,
-    max_retries: int | None = None,
-    queue: str | None = None,
+    **options: Unpack[EnqueueOptions],
 ) -> str:
     """Add a job from sync code and return its id.
 
@@ -82,9 +80,7 @@ def enqueue(
     settings = conf.get_settings()
     # The core builds the row (registry defaults, JSON payload, due time, id), so a job written by
     # the ORM is indistinguishable from one written by JobQueue.enqueue().
-    new = get_queue().prepare_job(
-        func_or_name, data, delay=delay, run_at=run_at, priority=priority, max_retries=max_retries, queue=queue
-    )
+    new = get_queue().prepare_job(func_or_name, data, **options)
     row = new_job_row(new, time.time())
     Job(**row).save(using=settings.database, force_insert=True)
     if settings.eager:
@@ -95,21 +91,14 @@ def enqueue(
 async def aenqueue(
     func_or_name: JobRef,
     data: dict[str, Any] | None = None,
-    *,
-    delay: float | timedelta | None = None,
-    run_at: datetime | float | None = None,
-    priority: int | None = None,
-    max_retries: int | None = None,
-    queue: str | None = None,
+    **options: Unpack[EnqueueOptions],
 ) -> str:
     """Add a job from async code (async views) through the core queue and return its id.
 
     It commits on its own: Django's transactions are sync-only. Arguments are those of
     :meth:`dbjobq.JobQueue.enqueue`.
     """
-    return await get_queue().enqueue(
-        func_or_name, data, delay=delay, run_at=run_at, priority=priority, max_retries=max_retries, queue=queue
-    )
+    return await get_queue().enqueue(func_or_name, data, **options)
 
 
 def get_job(job_id: str) -> CoreJob | None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app, has_app_context
 
 from dbjobq import Job, JobQueue, JobStatus
 from dbjobq.integration import declarations
+from dbjobq.models import EnqueueOptions
 
 from . import _cli, _config
 from ._state import EXTENSION_KEY, DBJobQState, state_of
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 
@@ -102,39 +105,23 @@ class DBJobQ:
         self,
         func_or_name: JobRef,
         data: dict[str, Any] | None = None,
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | float | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        queue: str | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> str:
         """Add a job and return its id: :meth:`dbjobq.JobQueue.enqueue`, from sync code."""
         return self.run(
-            lambda q: q.enqueue(
-                func_or_name, data, delay=delay, run_at=run_at, priority=priority,
-                max_retries=max_retries, queue=queue,
-            )
+            lambda q: q.enqueue(func_or_name, data, **options)
         )
 
     def enqueue_many(
         self,
         func_or_name: JobRef,
         items: Iterable[dict[str, Any] | None],
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | float | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        queue: str | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> list[str]:
         """Add one job per data dict in bulk and return the ids: :meth:`dbjobq.JobQueue.enqueue_many`."""
         batch = list(items)
         return self.run(
-            lambda q: q.enqueue_many(
-                func_or_name, batch, delay=delay, run_at=run_at, priority=priority,
-                max_retries=max_retries, queue=queue,
-            )
+            lambda q: q.enqueue_many(func_or_name, batch, **options)
         )
 
     def get_job(self, job_id: str) -> Job | None:
@@ -164,39 +151,23 @@ class DBJobQ:
         self,
         func_or_name: JobRef,
         data: dict[str, Any] | None = None,
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | float | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        queue: str | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> str:
         """Async :meth:`enqueue`."""
         return await self.arun(
-            lambda q: q.enqueue(
-                func_or_name, data, delay=delay, run_at=run_at, priority=priority,
-                max_retries=max_retries, queue=queue,
-            )
+            lambda q: q.enqueue(func_or_name, data, **options)
         )
 
     async def aenqueue_many(
         self,
         func_or_name: JobRef,
         items: Iterable[dict[str, Any] | None],
-        *,
-        delay: float | timedelta | None = None,
-        run_at: datetime | float | None = None,
-        priority: int | None = None,
-        max_retries: int | None = None,
-        queue: str | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> list[str]:
         """Async :meth:`enqueue_many`."""
         batch = list(items)
         return await self.arun(
-            lambda q: q.enqueue_many(
-                func_or_name, batch, delay=delay, run_at=run_at, priority=priority,
-                max_retries=max_retries, queue=queue,
-            )
+            lambda q: q.enqueue_many(func_or_name, batch, **options)
         )
 
     async def aget_job(self, job_id: str) -> Job | None:
