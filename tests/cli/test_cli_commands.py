@@ -240,3 +240,33 @@ def test_cli_stats_table_marks_capped_counts() -> None:
     rows = {line.split()[1]: line for line in console.export_text().splitlines() if line.startswith("│")}
     assert "10000+" in rows["a"] and "10003+" in rows["a"]  # a capped count, and the total holding it
     assert "+" not in rows["b"] and "10000+" in rows["all"]
+
+
+def test_cli_jobs_lists_an_undecodable_row_as_such(invoke: Invoke, db_url: str, queue_name: str) -> None:
+    """One row whose data is not JSON does not fail `dbjobq jobs` (issue 20 point 2)."""
+    import asyncio
+
+    from sqlalchemy import update
+
+    from dbjobq import JobQueue
+    from dbjobq.storage import SQLAlchemyStorage
+    from dbjobq.storage.schema import jobs as jobs_table
+
+    async def setup() -> list[str]:
+        storage = SQLAlchemyStorage(db_url)
+        await storage.initialize()
+        try:
+            ids = await JobQueue(storage).enqueue_many("cli_jobs.hello", [{"n": n} for n in range(3)], queue=queue_name)
+            async with storage.engine.begin() as conn:
+                await conn.execute(update(jobs_table).where(jobs_table.c.id == ids[1]).values(data="{not json"))
+            return ids
+        finally:
+            await storage.close()
+
+    ids = asyncio.run(setup())
+    result = invoke("jobs", "--queue", queue_name, "--json")
+    assert result.exit_code == 0, result.output
+    assert all(job_id in result.output for job_id in ids)
+    assert "not valid JSON" in result.output
+    shown = invoke("job", ids[1])
+    assert shown.exit_code == 0 and "not valid JSON" in shown.output

@@ -337,3 +337,22 @@ async def test_router_cancel_running_job(client: httpx.AsyncClient, jobq: DBJobQ
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     await jobq.queue.execute_job(claimed)  # the late outcome is rejected: the job stays cancelled
     assert (await client.get(f"/dbjobq/jobs/{job_id}")).json()["status"] == "cancelled"
+
+
+async def test_router_lists_an_undecodable_row_as_such(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
+    """One row whose data is not JSON does not fail the page (issue 20 point 2): it is listed with the reason."""
+    from dbjobq.storage.schema import jobs as jobs_table
+
+    ids = [await jobq.queue.enqueue(jobs.greet, {"name": str(n)}) for n in range(3)]
+    storage = jobq.queue.storage
+    assert isinstance(storage, SQLAlchemyStorage)
+    async with storage.engine.begin() as conn:
+        await conn.execute(update(jobs_table).where(jobs_table.c.id == ids[1]).values(data="{not json"))
+    response = await client.get("/dbjobq/jobs")
+    assert response.status_code == 200
+    items = {item["id"]: item for item in response.json()["items"]}
+    assert list(items) == ids
+    assert items[ids[1]]["data"] == {} and "its data is not valid JSON" in items[ids[1]]["error"]
+    assert items[ids[2]]["data"] == {"name": "2"}
+    single = await client.get(f"/dbjobq/jobs/{ids[1]}")
+    assert single.status_code == 200 and "its data is not valid JSON" in single.json()["error"]
