@@ -1,0 +1,47 @@
+"""The mounted FastAPI dashboard is closed by default: every page refused until the app passes its guard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException
+
+from dbjobq_fastapi import DBJobQ
+from tests.fastapi.conftest import serve
+
+
+def require_admin(x_token: Annotated[str | None, Header()] = None) -> None:
+    if x_token != "admin":
+        raise HTTPException(status_code=401, detail="who are you?")
+
+
+async def test_fastapi_dashboard_is_closed_without_dependencies(clean_url: str) -> None:
+    jobq = DBJobQ(clean_url)
+    app = FastAPI(lifespan=jobq.lifespan)
+    app.mount("/jobs", jobq.dashboard())
+    async with serve(app) as client:
+        job_id = await jobq.queue.enqueue("tests.fastapi.nothing", {})
+        for path in ("/jobs/", "/jobs/jobs", f"/jobs/jobs/{job_id}", "/jobs/queues"):
+            assert (await client.get(path)).status_code == 403, path
+        assert (await client.post("/jobs/jobs/cancel", data={"id": job_id})).status_code == 403
+        job = await jobq.queue.get_job(job_id)
+        assert job is not None and job.status == "pending"
+
+
+async def test_fastapi_dashboard_runs_the_apps_guard(clean_url: str) -> None:
+    jobq = DBJobQ(clean_url)
+    app = FastAPI(lifespan=jobq.lifespan)
+    app.mount("/jobs", jobq.dashboard(dependencies=[Depends(require_admin)]))
+    async with serve(app) as client:
+        job_id = await jobq.queue.enqueue("tests.fastapi.nothing", {})
+        assert (await client.get(f"/jobs/jobs/{job_id}")).status_code == 401
+        page = await client.get(f"/jobs/jobs/{job_id}", headers={"X-Token": "admin"})
+        assert page.status_code == 200 and job_id in page.text
+
+
+async def test_fastapi_dashboard_public_opens_pages(clean_url: str) -> None:
+    jobq = DBJobQ(clean_url)
+    app = FastAPI(lifespan=jobq.lifespan)
+    app.mount("/jobs", jobq.dashboard(public=True))
+    async with serve(app) as client:
+        assert (await client.get("/jobs/")).status_code == 200
