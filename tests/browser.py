@@ -254,6 +254,31 @@ def check_retry_and_cancel(page: Any, base: str, ids: dict[str, str]) -> None:
     assert page.locator("#job-status").inner_text() == "cancelled"
 
 
+def paused_queues(url: str) -> set[str]:
+    """The queues paused in the database at ``url`` now."""
+
+    async def main() -> set[str]:
+        from dbjobq.storage import SQLAlchemyStorage
+
+        async with SQLAlchemyStorage(url) as storage:
+            return await storage.paused_queues()
+
+    return set(run_async(main))
+
+
+def check_pause_and_resume(page: Any, base: str, url: str) -> None:
+    """Pause on the queues page pauses the queue in the database (every worker sees it); Resume resumes it."""
+    page.goto(base + "/queues")
+    row = page.locator('tr[data-queue="payments"]')
+    row.get_by_role("button", name="Pause", exact=True).click()
+    page.wait_for_url("**/queues?notice=paused")
+    assert paused_queues(url) == {"payments"}
+    assert page.locator('tr[data-queue="payments"] td').nth(5).inner_text() == "paused"
+    page.locator('tr[data-queue="payments"]').get_by_role("button", name="Resume", exact=True).click()
+    page.wait_for_url("**/queues?notice=resumed")
+    assert paused_queues(url) == set()
+
+
 def check_refused(page: Any, base: str, ids: dict[str, str]) -> None:
     """A user the guard refuses sees the button, clicks it, gets 403, and nothing changes."""
     page.goto(base + f"/jobs/{ids['xss']}")

@@ -9,15 +9,18 @@ from sqlalchemy import inspect, select, text, update
 
 from dbjobq import JobQueue
 from dbjobq.storage import SQLAlchemyStorage
-from dbjobq.storage.schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, meta
+from dbjobq.storage.schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, meta, queues
 
 
 async def _make_version_1(storage: SQLAlchemyStorage) -> None:
-    """Turn the fresh tables into what dbjobq 0.2.0 made: no queue index, no schedule tz/origin, version 1."""
+    """Turn the fresh tables into what dbjobq 0.2.0 made: no queue index, no schedule tz/origin, no job
+    meta, no queues table, version 1."""
     async with storage.engine.begin() as conn:
         await conn.run_sync(QUEUE_STATUS_INDEX.drop)
         for column in ("tz", "origin"):
             await conn.execute(text(f"ALTER TABLE dbjobq_schedules DROP COLUMN {column}"))
+        await conn.execute(text("ALTER TABLE dbjobq_jobs DROP COLUMN meta"))
+        await conn.run_sync(queues.drop)
         await conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="1"))
         now = time.time()
         await conn.execute(
@@ -28,13 +31,27 @@ async def _make_version_1(storage: SQLAlchemyStorage) -> None:
             ),
             {"now": now, "yes": True},
         )
+        await conn.execute(
+            text(
+                "INSERT INTO dbjobq_jobs (id, type, queue, data, status, priority, attempts, max_retries, "
+                "created_at, updated_at, execute_at) VALUES "
+                "('00000000-0000-7000-8000-000000000001', 'x.old', 'default', '{}', 'pending', 0, 0, 0, "
+                ":now, :now, :now)"
+            ),
+            {"now": now},
+        )
 
 
 async def _state(url: object) -> tuple[str, set[str], set[str]]:
+    """The version row, the jobs' indexes, and the columns of the schedules and jobs tables (and the
+    tables, as ``table:NAME``)."""
     async with SQLAlchemyStorage(url) as storage, storage.engine.connect() as conn:  # type: ignore[arg-type]
         version = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar()
         indexes = await conn.run_sync(lambda c: {ix["name"] for ix in inspect(c).get_indexes("dbjobq_jobs")})
-        columns = await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns("dbjobq_schedules")})
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for t in ("dbjobq_schedules", "dbjobq_jobs") for col in inspect(c).get_columns(t)}
+            | {f"table:{name}" for name in inspect(c).get_table_names()}
+        )
     return str(version), indexes, columns
 
 
@@ -43,10 +60,14 @@ async def test_schema_upgrade_from_version_1(storage: SQLAlchemyStorage) -> None
     async with SQLAlchemyStorage(storage.url) as upgraded:
         [old] = await JobQueue(upgraded).list_schedules()
         assert (old.id, old.tz, old.origin) == ("old", None, "operator")  # rows from before keep working
+        [old_job] = await JobQueue(upgraded).list_jobs()
+        assert (old_job.type, old_job.meta, old_job.progress) == ("x.old", {}, None)
+        await JobQueue(upgraded).pause_queue("default")
+        assert [q.paused for q in await JobQueue(upgraded).list_queues()] == [True]
     version, indexes, columns = await _state(storage.url)
-    assert version == str(SCHEMA_VERSION) == "3"
+    assert version == str(SCHEMA_VERSION) == "4"
     assert QUEUE_STATUS_INDEX.name in indexes
-    assert {"tz", "origin"} <= columns
+    assert {"tz", "origin", "meta", "table:dbjobq_queues"} <= columns
 
 
 async def test_schema_upgrade_by_three_processes_at_once(storage: SQLAlchemyStorage) -> None:
@@ -58,4 +79,4 @@ async def test_schema_upgrade_by_three_processes_at_once(storage: SQLAlchemyStor
         await asyncio.gather(*(racer.close() for racer in racers))
     version, indexes, columns = await _state(storage.url)
     assert version == str(SCHEMA_VERSION)
-    assert QUEUE_STATUS_INDEX.name in indexes and {"tz", "origin"} <= columns
+    assert QUEUE_STATUS_INDEX.name in indexes and {"tz", "origin", "meta", "table:dbjobq_queues"} <= columns

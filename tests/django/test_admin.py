@@ -204,3 +204,32 @@ def test_admin_schedules_from_code_are_read_only(dbjobq: str, admin_client: Clie
     assert response.status_code == 403
     _action(admin_client, SCHEDULES, "disable_schedules", ["from-code"])  # pausing it is still allowed
     assert ScheduleRow.objects.using(dbjobq).get(id="from-code").enabled is False
+
+
+@per_database(transaction=True)
+def test_admin_queues_pause_and_resume_through_the_core(dbjobq: str, admin_client: Client) -> None:
+    from dbjobq_django.models import Queue
+
+    queues = "/admin/dbjobq/queue/"
+    response = admin_client.post(f"{queues}add/", {"name": "mail", "until": ""}, follow=True)
+    assert response.status_code == 200 and "Queue mail paused on every worker" in response.content.decode()
+    response = admin_client.post(f"{queues}add/", {"name": "reports", "until": "2099-01-01 00:00:00"}, follow=True)
+    assert response.status_code == 200
+    listed = {q.name: q for q in async_to_sync(dbjobq_django.get_queue().list_queues)()}
+    assert listed["mail"].paused and listed["mail"].paused_until is None
+    assert listed["reports"].paused and listed["reports"].paused_until is not None
+    page = admin_client.get(queues).content.decode()
+    assert "mail" in page and "paused" in page
+
+    response = _action(admin_client, queues, "resume_queues", ["mail"])
+    assert "1 queue(s) resumed: mail" in response.content.decode()
+    assert Queue.objects.using(dbjobq).get(name="mail").paused is False
+    _action(admin_client, queues, "pause_queues", ["mail"])
+    assert async_to_sync(dbjobq_django.get_queue().storage.paused_queues)() == {"mail", "reports"}
+
+
+@per_database(transaction=True)
+def test_admin_job_detail_shows_progress(dbjobq: str, admin_client: Client) -> None:
+    job_id = insert_job(dbjobq, status="running", meta='{"progress": {"fraction": 0.45, "message": "resizing"}}')
+    page = admin_client.get(f"{CHANGELIST}{job_id}/change/").content.decode()
+    assert "45% (resizing)" in page

@@ -15,6 +15,7 @@ from tests.browser import (
     check_chart_refreshes,
     check_filter_by_status,
     check_pages,
+    check_pause_and_resume,
     check_refused,
     check_retry_and_cancel,
     check_xss_stays_text,
@@ -74,6 +75,7 @@ def test_dashboard_browser_django_staff_with_permissions(live_server: Any, dashb
         check_filter_by_status(page, base)
         check_chart_refreshes(page, base, url)
         check_retry_and_cancel(page, base, ids)
+        check_pause_and_resume(page, base, url)
         page.goto(live_server.url + "/admin/dbjobq/job/")
         page.get_by_role("link", name="Dashboard").click()  # reachable from the admin
         page.wait_for_url("**/jobs/")

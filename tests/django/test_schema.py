@@ -189,3 +189,24 @@ def test_schema_version_3_from_either_side(dbjobq: str) -> None:
         call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
         asyncio.run(_initialize(url))
         assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
+
+
+@per_database(transaction=True)
+def test_schema_version_4_from_either_side(dbjobq: str) -> None:
+    # A project at schema version 3 (migration 0005): the core adds the jobs' meta column and the queues
+    # table first and `migrate` finds them there, or `migrate` adds them and the core finds nothing to do.
+    url = get_settings().engine_url()
+    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+    asyncio.run(_initialize(url))
+    migrated = asyncio.run(_snapshot(url))
+    for core_first in (True, False):
+        call_command("migrate", "dbjobq", "0005", database=dbjobq, verbosity=0)
+        at_3 = asyncio.run(_snapshot(url))
+        assert at_3["meta_rows"] == [("schema_version", "3")]
+        assert "meta" not in {column[0] for column in at_3["dbjobq_jobs"]["columns"]}
+        assert "dbjobq_queues" not in at_3
+        if core_first:
+            asyncio.run(_initialize(url))
+        call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+        asyncio.run(_initialize(url))
+        assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"

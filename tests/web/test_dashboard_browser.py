@@ -18,6 +18,7 @@ from tests.browser import (
     check_chart_refreshes,
     check_filter_by_status,
     check_pages,
+    check_pause_and_resume,
     check_refused,
     check_retry_and_cancel,
     check_xss_stays_text,
@@ -128,6 +129,16 @@ def test_dashboard_browser_retry_and_cancel(browser: Any, served: Any) -> None: 
     try:
         login(context)
         check_retry_and_cancel(context.new_page(), base, ids)
+    finally:
+        context.close()
+
+
+def test_dashboard_browser_pause_and_resume(browser: Any, served: Any) -> None:  # noqa: F811
+    base, _ids, url, login = served
+    context = browser.new_context()
+    try:
+        login(context)
+        check_pause_and_resume(context.new_page(), base, url)
     finally:
         context.close()
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from . import declarations, eager, registry, scheduling
 from .cli import bulk as bulk_commands
 from .cli import jobs as jobs_commands
+from .cli import queues as queues_commands
 from .cli import schedules as schedules_commands
 from .cli import stats as stats_commands
+from .cli.formatting import progress_text
 from .cli.imports import import_modules
 from .cli.main import USER_ERRORS, CliState, DBJobQGroup, one_line
 from .errors import InvalidOptionError
@@ -26,7 +28,14 @@ from .runner import (
     run_worker_blocking,
 )
 from .storage.ids import new_token
-from .storage.records import claimed_values, job_from_row, new_job_row, outcome_values, schedule_row
+from .storage.records import (
+    claimed_values,
+    decode_meta,
+    job_from_row,
+    new_job_row,
+    outcome_values,
+    schedule_row,
+)
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .testing import describe_miss
@@ -50,6 +59,7 @@ __all__ = [
     "click_worker_options",
     "configure_logging",
     "declarations",
+    "decode_meta",
     "describe_miss",
     "did_you_mean",
     "eager",
@@ -65,6 +75,8 @@ __all__ = [
     "one_line",
     "outcome_values",
     "parse_url",
+    "progress_text",
+    "queues_commands",
     "registry",
     "run_worker_blocking",
     "schedule_row",

@@ -70,6 +70,7 @@ class NewJob:
     max_retries: int = 0
     execute_at: float | None = None
     delay: float | None = None
+    meta: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Job:
     Times are timezone-aware UTC datetimes. ``attempts`` counts the runs started so far. ``error`` holds
     the exception type, message and traceback of the last failure. ``lease_token`` identifies the
     current claim of a running job (fencing): an outcome is recorded only while the job still holds it.
+    ``meta`` is what DBJobQ keeps beside the payload: the enqueue site's trace context
+    (``traceparent``) and the job's ``progress`` (``{"fraction", "message", "at"}``).
     """
 
     id: str
@@ -115,6 +118,13 @@ class Job:
     worker_id: str | None = None
     lease_token: str | None = field(default=None, repr=False)
     lease_expires_at: datetime | None = field(default=None, repr=False)
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def progress(self) -> dict[str, Any] | None:
+        """The progress the job last reported (``fraction``, ``message``, ``at``), or ``None``."""
+        progress = self.meta.get("progress")
+        return progress if isinstance(progress, dict) else None
 
     @property
     def is_finished(self) -> bool:
@@ -193,6 +203,20 @@ class JobCounts(dict[tuple[str, str], int]):
     def approximate(self) -> bool:
         """Whether any count is capped (a lower bound rather than exact)."""
         return bool(self.capped)
+
+
+@dataclass
+class QueueInfo:
+    """One queue as ``JobQueue.list_queues()`` shows it: whether it is paused (until when: epoch seconds,
+    ``None`` for until resumed), its pending and running jobs, and how long its oldest due job has waited
+    (seconds, ``None`` if none is due)."""
+
+    name: str
+    paused: bool = False
+    paused_until: float | None = None
+    pending: int = 0
+    running: int = 0
+    oldest_pending_age: float | None = None
 
 
 @dataclass

@@ -19,6 +19,7 @@ from . import eager, registry
 from .errors import JobNotFoundError
 from .execution import RunResult, run_job
 from .models import FINISHED_STATUSES, EnqueueOptions, Job, JobCounts, JobStatus, NewJob, QueueStats, WorkerInfo
+from .queue_controls import QueueControls
 from .queue_schedules import ScheduleManagement
 from .serialization import dumps_payload
 from .storage.base import BaseStorage
@@ -34,7 +35,7 @@ JobRef = Callable[..., Any] | str
 StatusFilter = JobStatus | str | Sequence[JobStatus | str]
 
 
-class JobQueue(ScheduleManagement):
+class JobQueue(ScheduleManagement, QueueControls):
     """Enqueue jobs into a storage and manage them.
 
     Decorator defaults (``@job(priority=…, max_retries=…, queue=…)``) apply unless overridden here.

@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from dbjobq import JobNotFoundError, ScheduleNotFoundError
-from dbjobq.integration import schedule_row, scheduling
+from dbjobq.integration import progress_text, schedule_row, scheduling
 
 from . import conf
 from .enqueueing import get_queue
@@ -98,7 +98,7 @@ class JobAdmin(DBJobQModelAdmin):
     search_fields = ("=id", "type")
     actions = ("retry_jobs", "cancel_jobs", "delete_finished_jobs")
     fieldsets = (
-        (None, {"fields": ("id", "type", "status", "queue", "priority", "attempts_display")}),
+        (None, {"fields": ("id", "type", "status", "queue", "priority", "attempts_display", "progress_display")}),
         ("Times", {"fields": ("created", "due", "started", "finished", "updated")}),
         ("Payload", {"fields": ("data_display", "result_display")}),
         ("Error", {"fields": ("error_display",)}),
@@ -106,6 +106,7 @@ class JobAdmin(DBJobQModelAdmin):
     )
     readonly_fields = (
         "attempts_display",
+        "progress_display",
         "created",
         "due",
         "started",
@@ -144,6 +145,11 @@ class JobAdmin(DBJobQModelAdmin):
     @admin.display(description="attempts")
     def attempts_display(self, obj: Job) -> str:
         return f"{obj.attempts} / {obj.max_retries + 1}"
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: Job) -> str:
+        progress = obj.progress
+        return progress_text(progress) if progress else "-"
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Job) -> datetime | None:
@@ -365,5 +371,5 @@ class WorkerAdmin(DBJobQModelAdmin):
         return _time(obj.last_heartbeat)
 
 
-# The "Task results" page (Django Tasks run by DBJobQ) builds on JobAdmin above.
-from . import tasks_admin  # noqa: E402, F401
+# The "Task results" page (Django Tasks run by DBJobQ) builds on JobAdmin above; "Queues" on the base.
+from . import queues_admin, tasks_admin  # noqa: E402, F401

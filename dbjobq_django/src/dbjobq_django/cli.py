@@ -22,6 +22,7 @@ from dbjobq.integration import (
 )
 from dbjobq.integration import bulk_commands as core_bulk
 from dbjobq.integration import jobs_commands as core_jobs
+from dbjobq.integration import queues_commands as core_queues
 from dbjobq.integration import schedules_commands as core_schedules
 from dbjobq.integration import stats_commands as core_stats
 from dbjobq.storage import SQLAlchemyStorage
@@ -86,5 +87,6 @@ for _command in (
     core_bulk.purge,
     core_stats.stats,
     core_schedules.schedules,
+    core_queues.queues,
 ):
     dbjobq_group.add_command(_command)

@@ -13,10 +13,12 @@ full (status first) on MySQL/MariaDB; they are created per database by the migra
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from django.db import models
 
 from dbjobq import JobStatus, ScheduleType
+from dbjobq.integration import decode_meta
 
 from . import fields
 
@@ -51,6 +53,7 @@ class Job(models.Model):
     worker_id = models.CharField(max_length=64, null=True)
     lease_token = models.CharField(max_length=36, null=True)
     lease_expires_at = fields.DoubleField(null=True)
+    meta = fields.TextField(null=True)  # JSON: the trace context and the progress (see Job.meta in the core)
 
     class Meta:
         db_table = "dbjobq_jobs"
@@ -68,6 +71,11 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         """True once the job is completed, failed or cancelled."""
         return self.status in {JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value}
+
+    @property
+    def progress(self) -> dict[str, Any] | None:
+        """The progress the job last reported (``fraction``, ``message``, ``at``), or ``None``."""
+        return decode_meta(self.meta).get("progress") or None
 
 
 #: The first key of a Django task's job data (``{"django_task": <backend alias>, "args": …}``).
@@ -149,6 +157,24 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class Queue(models.Model):
+    """A row of ``dbjobq_queues``: a queue an operator paused (``paused_until``: epoch seconds, or NULL for
+    until resumed). Pause and resume through the admin's actions or ``get_queue().pause_queue()``."""
+
+    name = fields.KeyField(primary_key=True, max_length=64)
+    paused = fields.BooleanField()
+    paused_until = fields.DoubleField(null=True)
+    updated_at = fields.DoubleField()
+
+    class Meta:
+        db_table = "dbjobq_queues"
+        verbose_name = "queue"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Metadata(models.Model):

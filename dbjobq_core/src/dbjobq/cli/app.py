@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import bulk, jobs, schedules, stats, web, worker
+from . import bulk, jobs, queues, schedules, stats, web, worker
 from .main import cli
 
 cli.add_command(worker.worker)
@@ -16,6 +16,7 @@ cli.add_command(bulk.retry)
 cli.add_command(bulk.cancel)
 cli.add_command(bulk.purge)
 cli.add_command(schedules.schedules)
+cli.add_command(queues.queues)
 cli.add_command(jobs.init_db)
 cli.add_command(web.web)
 

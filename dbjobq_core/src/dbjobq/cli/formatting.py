@@ -169,6 +169,11 @@ def print_job(out: Console, job: Job) -> None:
             table.add_row(name, status_text(str(value)))
         elif isinstance(value, datetime):
             table.add_row(name, when(value))
+        elif name == "meta":
+            if job.progress is not None:
+                table.add_row("progress", plain(progress_text(job.progress)))
+            if value:
+                table.add_row(name, plain(json.dumps(value, default=str)))
         elif name in ("data", "result"):
             table.add_row(name, plain(json.dumps(value, default=str)))
         else:
@@ -178,6 +183,14 @@ def print_job(out: Console, job: Job) -> None:
         out.print()
         out.print(Text("error:", style="bold red"))
         out.print(plain(error.rstrip(), multiline=True), soft_wrap=True)
+
+
+def progress_text(progress: dict[str, Any]) -> str:
+    """A job's progress as one line: ``45% (resizing 9 of 20)``."""
+    fraction = progress.get("fraction")
+    text = f"{fraction * 100:.0f}%" if isinstance(fraction, (int, float)) else "?"
+    message = progress.get("message")
+    return f"{text} ({message})" if message else text
 
 
 def schedules_table(schedules: Iterable[Schedule], *, width: int = 200) -> Table:

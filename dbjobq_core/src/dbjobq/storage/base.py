@@ -97,16 +97,25 @@ class BaseStorage(ABC):
     async def count_finished(self, within: float) -> int:
         """How many jobs finished (completed or failed) in the last ``within`` seconds."""
 
-    async def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
-        """Seconds until the soonest pending job (in ``queues``) falls due by the database's clock
-        (0 or less: due now), or ``None`` if none is pending; used by burst workers."""
+    async def seconds_until_due(
+        self, queues: Sequence[str] | None = None, *, exclude: Sequence[str] | None = None
+    ) -> float | None:
+        """Seconds until the soonest pending job (in ``queues``, not in ``exclude``) falls due by the
+        database's clock (0 or less: due now), or ``None`` if none is pending; used by burst workers."""
         return None
 
     @abstractmethod
     async def claim_jobs(
-        self, limit: int, *, worker_id: str, lease_timeout: float, queues: Sequence[str] | None = None
+        self,
+        limit: int,
+        *,
+        worker_id: str,
+        lease_timeout: float,
+        queues: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
     ) -> list[Job]:
-        """Claim up to ``limit`` due pending jobs in one round trip, highest priority first.
+        """Claim up to ``limit`` due pending jobs (of ``queues`` if given, of none of ``exclude``: the
+        paused queues) in one round trip, highest priority first.
 
         Each claimed job becomes running, its attempts go up by one, and it carries a fresh
         ``lease_token`` that expires after ``lease_timeout`` seconds unless renewed. A claimed row that
@@ -126,6 +135,10 @@ class BaseStorage(ABC):
     @abstractmethod
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> set[str]:
         """Record many outcomes at once; return the ids of those accepted (claim still held)."""
+
+    @abstractmethod
+    async def set_job_meta(self, job_id: str, lease_token: str, meta: dict[str, Any]) -> bool:
+        """Replace a running job's ``meta`` while it holds the claim ``lease_token``; False if it does not."""
 
     @abstractmethod
     async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
@@ -279,8 +292,25 @@ class BaseStorage(ABC):
     async def prune_workers(self, older_than: float) -> int:
         """Forget workers whose heartbeat is more than ``older_than`` seconds old; return how many."""
 
-    async def listen(self, on_notify: Callable[[], None]) -> Subscription | None:
-        """Call ``on_notify`` whenever new jobs are committed, until the subscription is closed.
+    # -- queue controls -----------------------------------------------------------------------
+    @abstractmethod
+    async def set_queue_paused(self, name: str, paused: bool, *, until: float | None = None) -> None:
+        """Pause the queue ``name`` (until ``until``, epoch seconds, if given) or resume it; durable, and
+        announced to listening workers where the database can push it."""
+
+    @abstractmethod
+    async def queue_controls(self) -> dict[str, tuple[bool, float | None]]:
+        """Every queue with a control row: ``name -> (paused, paused_until)`` as stored."""
+
+    @abstractmethod
+    async def paused_queues(self) -> set[str]:
+        """The queues paused now (a pause whose ``until`` passed no longer counts)."""
+
+    async def listen(
+        self, on_notify: Callable[[], None], on_queues: Callable[[], None] | None = None
+    ) -> Subscription | None:
+        """Call ``on_notify`` whenever new jobs are committed (and ``on_queues`` when a queue is paused or
+        resumed), until the subscription is closed.
 
         Stores without push notifications return ``None`` and workers poll instead.
         """

@@ -4,35 +4,48 @@
 stored in ``dbjobq_meta``. Each step checks what exists before it changes anything: processes may
 upgrade the same database at once, and Django's migrations (one per schema version) make the same
 changes. Version 1 -> 2 adds the (queue, status, execute_at) index; 2 -> 3 the schedules' ``tz`` and
-``origin`` columns.
+``origin`` columns; 3 -> 4 the jobs' ``meta`` column and the ``dbjobq_queues`` table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import inspect, text, update
+from sqlalchemy import Table, inspect, text, update
 from sqlalchemy.engine import Connection
 
-from .schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, meta, schedules
+from .schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, jobs, meta, queues, schedules
 
 
 def _add_queue_status_index(conn: Connection) -> None:
     QUEUE_STATUS_INDEX.create(conn, checkfirst=True)
 
 
-def _add_schedule_columns(conn: Connection) -> None:
-    present = {column["name"] for column in inspect(conn).get_columns(schedules.name)}
-    for name in ("tz", "origin"):
+def _add_columns(conn: Connection, table: Table, names: tuple[str, ...]) -> None:
+    present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for name in names:
         if name not in present:
-            column = schedules.c[name]
+            column = table.c[name]
             kind = column.type.compile(dialect=conn.dialect)
             # Nullable, no default: the same cheap ALTER on SQLite, PostgreSQL and MySQL/MariaDB.
-            conn.execute(text(f"ALTER TABLE {schedules.name} ADD COLUMN {column.name} {kind}"))
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+
+
+def _add_schedule_columns(conn: Connection) -> None:
+    _add_columns(conn, schedules, ("tz", "origin"))
+
+
+def _add_meta_and_queues(conn: Connection) -> None:
+    _add_columns(conn, jobs, ("meta",))
+    queues.create(conn, checkfirst=True)
 
 
 #: The step that brings a database to each version.
-STEPS: dict[int, Callable[[Connection], None]] = {2: _add_queue_status_index, 3: _add_schedule_columns}
+STEPS: dict[int, Callable[[Connection], None]] = {
+    2: _add_queue_status_index,
+    3: _add_schedule_columns,
+    4: _add_meta_and_queues,
+}
 
 
 def upgrade_step(conn: Connection, stored: int) -> int:

@@ -58,6 +58,7 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
         "worker_id": None,
         "lease_token": None,
         "lease_expires_at": None,
+        "meta": dumps_payload(new.meta) if new.meta else None,
     }
 
 
@@ -167,8 +168,20 @@ def decode_job(row: Mapping[Any, Any]) -> tuple[Job, str | None]:
         worker_id=row["worker_id"],
         lease_token=row["lease_token"],
         lease_expires_at=to_datetime(row["lease_expires_at"]),
+        meta=decode_meta(row.get("meta")),
     )
     return job, "; ".join(problems) or None
+
+
+def decode_meta(text: str | None) -> dict[str, Any]:
+    """A job's ``meta`` column as a dict; what cannot be decoded is dropped (it never fails the job)."""
+    if not text:
+        return {}
+    try:
+        value = loads(text)
+    except (ValueError, TypeError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def job_from_row(row: Mapping[Any, Any]) -> Job:

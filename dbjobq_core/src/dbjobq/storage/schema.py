@@ -27,7 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnClause
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: PostgreSQL channel on which the jobs table announces new jobs.
 NOTIFY_CHANNEL = "dbjobq_jobs"
@@ -65,6 +65,9 @@ jobs = Table(
     Column("worker_id", String(64), nullable=True),
     Column("lease_token", String(36), nullable=True),
     Column("lease_expires_at", Double, nullable=True),
+    # Schema version 4. JSON object of what DBJobQ keeps beside the payload: the enqueue site's trace
+    # context (``traceparent``) and the job's progress. Nullable, no default: a cheap ALTER everywhere.
+    Column("meta", Text, nullable=True),
 )
 
 # The claim query is `status = 'pending' AND execute_at <= now [AND queue IN …]` ordered by
@@ -142,6 +145,17 @@ workers = Table(
     Column("concurrency", Integer, nullable=False),
     Column("started_at", Double, nullable=False),
     Column("last_heartbeat", Double, nullable=False),
+)
+
+# Schema version 4. Queue controls: a row per queue an operator paused (or resumed); a queue without
+# a row runs. ``paused_until`` (epoch seconds, NULL: until resumed) ends a pause by itself.
+queues = Table(
+    "dbjobq_queues",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("paused", Boolean, nullable=False),
+    Column("paused_until", Double, nullable=True),
+    Column("updated_at", Double, nullable=False),
 )
 
 meta = Table(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import errors
 from ..models import Job, JobStatus, Outcome
+from ..serialization import dumps_payload
 from . import records
 from .database import Database
 from .dialects import Claim
@@ -34,7 +35,13 @@ class ClaimsSQL:
     _db: Database
 
     async def claim_jobs(
-        self, limit: int, *, worker_id: str, lease_timeout: float, queues: Sequence[str] | None = None
+        self,
+        limit: int,
+        *,
+        worker_id: str,
+        lease_timeout: float,
+        queues: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
     ) -> list[Job]:
         """Claim up to ``limit`` due jobs in one round trip (the database's claim: see ``dialects``).
 
@@ -44,7 +51,7 @@ class ClaimsSQL:
         if limit <= 0:
             return []
         now = time.time()
-        claim = Claim(limit, worker_id, new_token(), now, now + lease_timeout, queues)
+        claim = Claim(limit, worker_id, new_token(), now, now + lease_timeout, queues, exclude or None)
         claimed: list[Job] = []
         undecodable: list[Outcome] = []
         for row in await self._db.impl.claim(self._db, claim):
@@ -119,6 +126,13 @@ class ClaimsSQL:
             held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING)
             updated |= await self._db.impl.update_returning_ids(conn, held, values)
         return updated
+
+    async def set_job_meta(self, job_id: str, lease_token: str, meta: dict[str, Any]) -> bool:
+        """Replace a running job's ``meta`` (its progress) while it holds the claim ``lease_token``."""
+        held = and_(jobs.c.id == job_id, jobs.c.lease_token == lease_token, jobs.c.status == _RUNNING)
+        async with self._db.write(single_statement=True) as conn:
+            updated = await conn.execute(update(jobs).where(held).values(meta=dumps_payload(meta)))
+        return bool(updated.rowcount)
 
     async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
         """Renew the leases of the worker's running jobs and its heartbeat; return the ids it holds."""

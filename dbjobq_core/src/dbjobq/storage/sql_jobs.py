@@ -104,11 +104,16 @@ class JobsSQL:
         async with self._db.transaction() as conn:
             return int((await conn.execute(stmt)).scalar() or 0)
 
-    async def seconds_until_due(self, queues: Sequence[str] | None = None) -> float | None:
-        """Seconds until the soonest pending job (in ``queues``) falls due (0 or less: due now), or ``None``."""
+    async def seconds_until_due(
+        self, queues: Sequence[str] | None = None, *, exclude: Sequence[str] | None = None
+    ) -> float | None:
+        """Seconds until the soonest pending job (in ``queues``, not in ``exclude``) falls due (0 or less:
+        due now), or ``None``."""
         stmt = select(func.min(jobs.c.execute_at)).where(jobs.c.status == PENDING_SQL)
         if queues:
             stmt = stmt.where(jobs.c.queue.in_(list(queues)))
+        if exclude:
+            stmt = stmt.where(jobs.c.queue.not_in(list(exclude)))
         async with self._db.transaction() as conn:
             due = (await conn.execute(stmt)).scalar()
         return None if due is None else float(due) - time.time()

@@ -91,9 +91,10 @@ class ViewsSQL:
                     values = row[i * width : (i + 1) * width]
                     stats = QueueStats(name, oldest_due_at=None if values[-1] is None else float(values[-1]))
                     for status, count in zip(JobStatus, values[:-1], strict=True):
-                        stats.counts[status.value] = min(int(count), count_cap)
-                        if count > count_cap:
+                        if status in FINISHED_STATUSES and count > count_cap:
                             stats.capped.add(status.value)
+                            count = count_cap
+                        stats.counts[status.value] = int(count)
                     found.append(stats)
         return found
 

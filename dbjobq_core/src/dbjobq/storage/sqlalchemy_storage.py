@@ -2,7 +2,7 @@
 
 The class is assembled from parts, one room each: :mod:`.sql_jobs` (enqueue, read, manage),
 :mod:`.sql_claims` (the worker's statements), :mod:`.sql_views` (operators' per-queue figures and
-pages), :mod:`.sql_schedules`, :mod:`.sql_workers`. They run
+pages), :mod:`.sql_schedules`, :mod:`.sql_workers`, :mod:`.sql_queues` (queue controls). They run
 their statements on a :class:`~.database.Database` (the engine, its connections, driver errors
 wrapped), whose dialect implementation (:mod:`.dialects`) holds what differs between databases.
 """
@@ -29,6 +29,7 @@ from .dialects import impl_for
 from .schema import SCHEMA_VERSION, meta, metadata
 from .sql_claims import ClaimsSQL
 from .sql_jobs import JobsSQL
+from .sql_queues import QueuesSQL
 from .sql_schedules import SchedulesSQL
 from .sql_views import ViewsSQL
 from .sql_workers import WorkersSQL
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 _CREATE_ATTEMPTS = 5
 
 
-class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, BaseStorage):
+class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, QueuesSQL, BaseStorage):
     """A job store on any database SQLAlchemy reaches with an async driver.
 
     ``url`` is ``sqlite+aiosqlite:///path`` (or ``:memory:``), ``postgresql+asyncpg://…`` or
@@ -126,6 +127,8 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, 
         """Close every connection. The storage refuses use afterwards."""
         await self._db.close()
 
-    async def listen(self, on_notify: Callable[[], None]) -> Subscription | None:
-        """LISTEN for new jobs (PostgreSQL); ``None`` on databases without notifications."""
-        return await self._db.impl.listen(self.engine, on_notify)
+    async def listen(
+        self, on_notify: Callable[[], None], on_queues: Callable[[], None] | None = None
+    ) -> Subscription | None:
+        """LISTEN for new jobs and queue controls (PostgreSQL); ``None`` on databases without notifications."""
+        return await self._db.impl.listen(self.engine, on_notify, on_queues)

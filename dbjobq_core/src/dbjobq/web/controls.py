@@ -1,8 +1,8 @@
-"""Queue controls (pause/resume), when the JobQueue has them.
+"""Queue controls (pause/resume) on the queues page: ``JobQueue.pause_queue``, ``resume_queue``,
+``list_queues`` (durable, seen by every worker).
 
-Durable per-queue pause is a separate piece of work (``JobQueue.pause_queue``, ``resume_queue``,
-``list_queues``). The queues page offers Pause and Resume as soon as the queue object has those
-methods; until then it shows the queues without them. This module is the one place that asks.
+A queue object without them (another JobQueue-like object a project hands the dashboard) gets the
+queues page without Pause and Resume. This module is the one place that asks.
 """
 
 from __future__ import annotations

@@ -85,7 +85,8 @@ class Context:
         """303 to the form's ``next`` (when it is a path of this dashboard) or to ``default``."""
         target = self.request.form.get("next", "")
         root = self.request.root
-        if not (target.startswith(root + "/") or target == root) or target.startswith(("//", "/\\")):
+        # No ``next`` at all is the default too (with an empty root, "" would equal the root).
+        if not target or not (target.startswith(root + "/") or target == root) or target.startswith(("//", "/\\")):
             target = root + default
         wanted = {k: v for k, v in query.items() if v}
         if wanted:

@@ -117,7 +117,7 @@ class Worker:
         self._runner = JobRunner(
             self._inflight, self._outcomes, self.stats, self.hooks, self._threads, config, on_done=self._job_done
         )
-        self._wakeups = Wakeups(queue, self.storage, config.poll_interval)
+        self._wakeups = Wakeups(queue, self.storage, config.poll_interval, on_queues=self._queues_changed)
         self._heartbeat = Heartbeat(self.storage, self.id, self._inflight, self._wakeups, config)
         self._maintenance = Maintenance(self.storage, config)
         self._fetcher = Fetcher(
@@ -325,6 +325,9 @@ class Worker:
         if self._state == "running":
             self._fetcher.start_buffered()
         self._fetcher.capacity.set()
+
+    def _queues_changed(self) -> None:
+        self._fetcher.paused_queues.mark_stale()  # the wake-up that comes with it claims with the new set
 
     def _outcomes_recorded(self) -> None:
         self._fetcher.capacity.set()  # a claim held back by unrecorded outcomes may go ahead

@@ -17,6 +17,7 @@ from .config import WorkerConfig
 from .inflight import InFlight
 from .maintenance import Maintenance
 from .outcomes import OutcomeBuffer
+from .pausing import PausedQueues
 from .threads import JobThreads
 from .wakeups import Wakeups, sleep_until
 
@@ -51,6 +52,7 @@ class Fetcher:
         self.maintenance = maintenance
         self._spawn = spawn
         self._stopping = stopping
+        self.paused_queues = PausedQueues(storage, config.poll_interval)
         self.burst = False
         self.paused = False
         self.capacity = asyncio.Event()  # a slot freed, or outcomes were recorded
@@ -146,16 +148,24 @@ class Fetcher:
         await self.maintenance.recover()
         if len(self.outcomes) or await self._has_due_job():
             return False
-        # A retry falling due within a poll interval still belongs to this burst.
-        wait = await self.storage.seconds_until_due(self.queues)
+        # A retry falling due within a poll interval still belongs to this burst (paused queues aside).
+        scope = self.paused_queues.claim_filter(self.queues)
+        if scope is None:
+            return True
+        wait = await self.storage.seconds_until_due(scope[0], exclude=scope[1])
         if wait is not None and wait <= self.config.poll_interval:
             await sleep_until(max(wait, 0.0), self._stopping)
             return False
         return True
 
     async def _claim(self, limit: int) -> list[Job]:
+        await self.paused_queues.refresh()
+        scope = self.paused_queues.claim_filter(self.queues)
+        if scope is None:  # every queue this worker serves is paused
+            return []
+        queues, exclude = scope
         return await self.storage.claim_jobs(
-            limit, worker_id=self.worker_id, lease_timeout=self.config.lease_timeout, queues=self.queues
+            limit, worker_id=self.worker_id, lease_timeout=self.config.lease_timeout, queues=queues, exclude=exclude
         )
 
     async def _has_due_job(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from ..queue import JobQueue
 from ..storage.base import BaseStorage, Subscription
@@ -26,10 +27,17 @@ async def sleep_until(seconds: float, event: asyncio.Event) -> bool:
 class Wakeups:
     """The event an idle fetch loop waits on, and the subscriptions that set it."""
 
-    def __init__(self, queue: JobQueue, storage: BaseStorage, poll_interval: float) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        storage: BaseStorage,
+        poll_interval: float,
+        on_queues: Callable[[], None] | None = None,
+    ) -> None:
         self.queue = queue
         self.storage = storage
         self.poll_interval = poll_interval
+        self.on_queues = on_queues  # a queue was paused or resumed (PostgreSQL's NOTIFY)
         self.event = asyncio.Event()
         self.subscription: Subscription | None = None
 
@@ -61,7 +69,7 @@ class Wakeups:
         if not self.storage.supports_notifications:
             return
         try:
-            self.subscription = await self.storage.listen(self.notify)
+            self.subscription = await self.storage.listen(self.notify, self.on_queues)
         except Exception:
             logger.warning(
                 "LISTEN failed; polling every %gs until it works", self.poll_interval, exc_info=True,

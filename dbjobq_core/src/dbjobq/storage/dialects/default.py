@@ -30,7 +30,8 @@ CLAIM_ORDER = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim round: up to ``limit`` due jobs (of ``queues``, if given) for ``worker_id`` under ``token``."""
+    """One claim round: up to ``limit`` due jobs (of ``queues``, if given, none of ``exclude``: the paused
+    queues) for ``worker_id`` under ``token``."""
 
     limit: int
     worker_id: str
@@ -38,6 +39,7 @@ class Claim:
     now: float
     lease_expires_at: float
     queues: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
 
     def values(self) -> dict[str, Any]:
         """The columns a claim sets (besides ``attempts``, which goes up by one)."""
@@ -51,10 +53,16 @@ class Claim:
         }
 
 
-def due_pending(now: float, queues: Sequence[str] | None) -> ColumnElement[bool]:
-    """Pending jobs due at ``now`` (on ``queues``): the claim query's condition."""
+def due_pending(
+    now: float, queues: Sequence[str] | None, exclude: Sequence[str] | None = None
+) -> ColumnElement[bool]:
+    """Pending jobs due at ``now`` (on ``queues``, not on ``exclude``): the claim query's condition."""
     due = and_(jobs.c.status == PENDING_SQL, jobs.c.execute_at <= now)
-    return and_(due, jobs.c.queue.in_(list(queues))) if queues else due
+    if queues:
+        due = and_(due, jobs.c.queue.in_(list(queues)))
+    if exclude:
+        due = and_(due, jobs.c.queue.not_in(list(exclude)))
+    return due
 
 
 class DefaultImpl:
@@ -86,9 +94,15 @@ class DefaultImpl:
     def configure_engine(self, engine: AsyncEngine) -> None:
         """Set up a newly created engine (e.g. per-connection settings)."""
 
-    async def listen(self, engine: AsyncEngine, on_notify: Callable[[], None]) -> Subscription | None:
-        """Start pushing wake-ups for new jobs; ``None`` where the database cannot (workers poll)."""
+    async def listen(
+        self, engine: AsyncEngine, on_notify: Callable[[], None], on_queues: Callable[[], None] | None = None
+    ) -> Subscription | None:
+        """Start pushing wake-ups for new jobs (and ``on_queues`` for a queue paused or resumed); ``None``
+        where the database cannot (workers poll)."""
         return None
+
+    async def notify_queues(self, conn: AsyncConnection) -> None:
+        """Tell listening workers, when ``conn``'s transaction commits, that a queue was paused or resumed."""
 
     async def close(self) -> None:
         """Release what this implementation opened beside the engine."""
@@ -119,7 +133,7 @@ class DefaultImpl:
                 return (await conn.execute(stmt)).mappings().all()
         locked = (
             select(jobs)
-            .where(due_pending(claim.now, claim.queues))
+            .where(due_pending(claim.now, claim.queues, claim.exclude))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)
@@ -140,7 +154,7 @@ class DefaultImpl:
         """The ids to claim, in claim order, locked and skipping rows other claimers hold."""
         return (
             select(jobs.c.id)
-            .where(due_pending(claim.now, claim.queues))
+            .where(due_pending(claim.now, claim.queues, claim.exclude))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
@@ -54,9 +55,15 @@ WHERE id IN (
 )
 RETURNING {', '.join(_COLUMNS)}
 """
-#: The claim statement: $1 worker id, $2 claim token, $3 lease expiry, $4 now, $5 limit (and $6 queues).
+#: The claim statement: $1 worker id, $2 claim token, $3 lease expiry, $4 now, $5 limit (and $6 queues,
+#: $7 paused queues to skip).
 CLAIM_SQL = _CLAIM_TEMPLATE.format(queue_filter="")
 CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($6::varchar[])")
+CLAIM_FILTERED_SQL = _CLAIM_TEMPLATE.format(
+    queue_filter="AND ($6::varchar[] IS NULL OR queue = ANY($6::varchar[])) AND queue <> ALL($7::varchar[])"
+)
+#: Payload of the NOTIFY that tells workers a queue was paused or resumed (new jobs notify with '').
+QUEUES_PAYLOAD = "queues"
 
 # SQLAlchemy's asyncpg adapter takes these connect arguments itself; asyncpg.connect() does not.
 _ADAPTER_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
@@ -95,12 +102,20 @@ class PostgresqlImpl(DefaultImpl):
         """``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``, prepared, autocommitted."""
         return await self.fastpath(db.engine).claim(claim)
 
-    async def listen(self, engine: AsyncEngine, on_notify: Callable[[], None]) -> Listener:
+    async def listen(
+        self, engine: AsyncEngine, on_notify: Callable[[], None], on_queues: Callable[[], None] | None = None
+    ) -> Listener:
         """LISTEN on a connection of its own."""
         with wrap_driver_errors(
             "Could not LISTEN", driver_errors=_SERVER_ERRORS, connection_errors=_CONNECTION_ERRORS
         ):
-            return await Listener.open(engine, on_notify)
+            return await Listener.open(engine, on_notify, on_queues)
+
+    async def notify_queues(self, conn: AsyncConnection) -> None:
+        """NOTIFY on the jobs channel with the queues payload (delivered when the transaction commits)."""
+        await conn.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": NOTIFY_CHANNEL, "payload": QUEUES_PAYLOAD}
+        )
 
     async def close(self) -> None:
         """Close the hot path's connections."""
@@ -172,7 +187,10 @@ class FastPath:
         """Claim up to ``claim.limit`` due jobs in one autocommitted statement; the claimed rows."""
         args: list[Any] = [claim.worker_id, claim.token, claim.lease_expires_at, claim.now, claim.limit]
         sql = CLAIM_SQL
-        if claim.queues:
+        if claim.exclude:
+            sql = CLAIM_FILTERED_SQL
+            args += [list(claim.queues) if claim.queues else None, list(claim.exclude)]
+        elif claim.queues:
             sql = CLAIM_QUEUES_SQL
             args.append(list(claim.queues))
         async with self._connection() as connection:
@@ -201,14 +219,18 @@ class Listener:
         self._callback = callback
 
     @classmethod
-    async def open(cls, engine: AsyncEngine, on_notify: Callable[[], None]) -> Listener:
+    async def open(
+        cls, engine: AsyncEngine, on_notify: Callable[[], None], on_queues: Callable[[], None] | None = None
+    ) -> Listener:
         """Check a connection out of ``engine`` and LISTEN on it."""
         connection = await engine.connect()
         try:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
 
-            def callback(*_args: Any) -> None:
+            def callback(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+                if payload == QUEUES_PAYLOAD and on_queues is not None:
+                    on_queues()
                 on_notify()
 
             await driver.add_listener(NOTIFY_CHANNEL, callback)

@@ -63,11 +63,14 @@ class SQLiteImpl(DefaultImpl):
             "SELECT id FROM dbjobq_jobs INDEXED BY ix_dbjobq_jobs_claim "
             "WHERE status = 'pending' AND execute_at <= :now"
             + (" AND queue IN :queues" if claim.queues else "")
+            + (" AND queue NOT IN :exclude" if claim.exclude else "")
             + " ORDER BY priority DESC, execute_at, id LIMIT :limit"
         )
         params: list[BindParameter[Any]] = [bindparam("now", claim.now), bindparam("limit", claim.limit)]
         if claim.queues:
             params.append(bindparam("queues", list(claim.queues), expanding=True))
+        if claim.exclude:
+            params.append(bindparam("exclude", list(claim.exclude), expanding=True))
         return text(sql).bindparams(*params).columns(jobs.c.id)
 
     def whole_minutes(self, epoch_seconds: ColumnElement[Any]) -> ColumnElement[Any]:
