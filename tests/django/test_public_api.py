@@ -33,4 +33,5 @@ def test_public_api_app_config() -> None:
         "dbjobq_schedules",
         "dbjobq_workers",
         "dbjobq_meta",
+        "dbjobq_queues",
     }

@@ -119,7 +119,9 @@ class DBJobQ:
             await storage.initialize()
             queue = JobQueue(storage, eager=self.eager)
             worker = None
-            if self.run_worker:
+            # In eager mode jobs run as they are enqueued: an embedded worker would race the eager run
+            # for each new job (and a job it claimed first would still be running when enqueue returns).
+            if self.run_worker and not self.eager:
                 # Under uvicorn (or gunicorn) with only the server's loggers configured, the worker's
                 # lines would be dropped: they go through the server's handlers instead.
                 stack.callback(log_through_host(HOST_LOGGERS))
