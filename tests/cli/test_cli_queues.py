@@ -49,3 +49,22 @@ def test_cli_queues_parse_until() -> None:
     assert parse_until("2030-01-01T00:00") == parse_until("2030-01-01T00:00+00:00") == 1893456000.0
     with pytest.raises(click.BadParameter):
         parse_until("later")
+
+
+def test_cli_job_shows_progress(invoke: Invoke, queue_name: str, db_url: str) -> None:
+    import asyncio
+
+    from dbjobq.storage import SQLAlchemyStorage
+
+    job_id = ok(invoke("enqueue", "t.job", "--queue", queue_name)).stdout.strip()
+
+    async def report() -> None:
+        async with SQLAlchemyStorage(db_url) as storage:
+            [claimed] = await storage.claim_jobs(1, worker_id="w", lease_timeout=60, queues=[queue_name])
+            progress = {"fraction": 0.45, "message": "9 of 20"}
+            await storage.set_job_meta(job_id, claimed.lease_token or "", {"progress": progress})
+
+    asyncio.run(report())
+    assert "45% (9 of 20)" in ok(invoke("job", job_id)).stdout
+    shown = json.loads(ok(invoke("job", job_id, "--json")).stdout)
+    assert shown["meta"]["progress"] == {"fraction": 0.45, "message": "9 of 20"}

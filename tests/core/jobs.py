@@ -180,3 +180,30 @@ async def kills_its_process(data: dict[str, Any]) -> None:
 def sigkills_its_process(data: dict[str, Any]) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(60)
+
+
+@job(max_retries=1, retry_delay=0)
+async def reports_progress(data: dict[str, Any]) -> str:
+    """Reports progress in a tight loop (async form at the end), then fails its first attempt if asked."""
+    import dbjobq
+
+    current = dbjobq.current_job()
+    for n in range(int(data.get("steps", 2000))):
+        current.set_progress(n / 2000, f"step {n}")
+    await current.aset_progress(0.5, f"attempt {current.attempt}")
+    if data.get("fail_first") and current.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    if "release" in data:
+        await wait_for_file({"path": data["release"]})
+    return f"{current.id}:{current.attempt}"
+
+
+@job()
+def reports_progress_sync(data: dict[str, Any]) -> int:
+    """A sync job reporting progress from its thread."""
+    import dbjobq
+
+    current = dbjobq.current_job()
+    for n in range(1000):
+        current.set_progress(n / 999, "sync")
+    return current.attempt

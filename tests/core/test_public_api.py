@@ -9,6 +9,7 @@ def test_public_api_exports_are_pinned() -> None:
     assert dbjobq.__all__ == sorted(dbjobq.__all__)
     assert set(dbjobq.__all__) == {
         "ConfigurationError",
+        "CurrentJob",
         "DBJobQError",
         "InvalidJobStateError",
         "Job",
@@ -28,6 +29,7 @@ def test_public_api_exports_are_pinned() -> None:
         "Worker",
         "WorkerStats",
         "__version__",
+        "current_job",
         "job",
     }
     assert dbjobq.storage.__all__ == ["BaseStorage", "NewJob", "Outcome", "SQLAlchemyStorage"]

@@ -356,3 +356,14 @@ async def test_router_lists_an_undecodable_row_as_such(client: httpx.AsyncClient
     assert items[ids[2]]["data"] == {"name": "2"}
     single = await client.get(f"/dbjobq/jobs/{ids[1]}")
     assert single.status_code == 200 and "its data is not valid JSON" in single.json()["error"]
+
+
+async def test_router_get_job_shows_its_progress(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
+    job_id = await jobq.queue.enqueue("x.long_report")
+    assert (await client.get(f"/dbjobq/jobs/{job_id}")).json()["progress"] is None
+    storage = jobq.queue.storage
+    [claimed] = await storage.claim_jobs(1, worker_id="w", lease_timeout=60)
+    assert claimed.lease_token is not None
+    await storage.set_job_meta(job_id, claimed.lease_token, {"progress": {"fraction": 0.3, "message": "page 3"}})
+    body = (await client.get(f"/dbjobq/jobs/{job_id}")).json()
+    assert body["progress"] == {"fraction": 0.3, "message": "page 3"}

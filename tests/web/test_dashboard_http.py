@@ -108,6 +108,16 @@ async def test_dashboard_http_pause_and_resume(jobq: JobQueue) -> None:
         assert await jobq.storage.paused_queues() == set()
 
 
+async def test_dashboard_http_job_page_shows_progress(jobq: JobQueue) -> None:
+    job_id = await jobq.enqueue("x.y")
+    [claimed] = await jobq.storage.claim_jobs(1, worker_id="w", lease_timeout=60)
+    progress = {"fraction": 0.45, "message": "<b>"}
+    await jobq.storage.set_job_meta(job_id, claimed.lease_token or "", {"progress": progress})
+    async with _client(create_app(jobq)) as client:
+        page = (await client.get(f"/jobs/{job_id}")).text
+    assert 'id="job-progress"' in page and "45%" in page and "&lt;b&gt;" in page
+
+
 async def test_dashboard_http_unknown_pages_and_bad_filters(jobq: JobQueue) -> None:
     async with _client(create_app(jobq, dashboard=Dashboard(page_size=2))) as client:
         assert (await client.get("/nope")).status_code == 404

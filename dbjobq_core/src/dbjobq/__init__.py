@@ -16,6 +16,7 @@ from .errors import (
 )
 from .execution import JobTimeoutError, RunResult
 from .models import Job, JobStatus, Schedule, ScheduleType
+from .progress import CurrentJob, current_job
 from .queue import JobQueue
 from .registry import job
 from .worker import Worker, WorkerStats
@@ -24,6 +25,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "ConfigurationError",
+    "CurrentJob",
     "DBJobQError",
     "InvalidJobStateError",
     "Job",
@@ -43,5 +45,6 @@ __all__ = [
     "Worker",
     "WorkerStats",
     "__version__",
+    "current_job",
     "job",
 ]

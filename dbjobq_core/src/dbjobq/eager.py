@@ -34,7 +34,12 @@ def worker_id() -> str:
 
 
 async def run_eagerly(
-    job_id: str, *, claim: Claim, record: Record, executor: Executor | None = None
+    job_id: str,
+    *,
+    claim: Claim,
+    record: Record,
+    executor: Executor | None = None,
+    storage: BaseStorage | None = None,
 ) -> RunResult | None:
     """Run job ``job_id`` now, attempt after attempt, until it completes, fails for good or loses its
     claim; return the last run (``None`` if the job was not pending).
@@ -47,7 +52,7 @@ async def run_eagerly(
         job = await claim(job_id)
         if job is None:
             return last
-        last = await run_job(job, executor=executor)
+        last = await run_job(job, executor=executor, storage=storage)
         if not await record(last.outcome):
             logger.warning(
                 "Outcome of eagerly run job %s rejected: it no longer holds its claim (cancelled)",
@@ -77,4 +82,4 @@ async def run_stored(storage: BaseStorage, job_ids: list[str]) -> None:
         return outcome.job_id in await storage.record_outcomes([outcome])
 
     for job_id in job_ids:
-        await run_eagerly(job_id, claim=claim, record=record)
+        await run_eagerly(job_id, claim=claim, record=record, storage=storage)

@@ -18,12 +18,15 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import registry
+from . import progress, registry
 from .errors import JobNotRegisteredError
 from .models import Job, JobStatus, Outcome
 from .serialization import dumps_result
+
+if TYPE_CHECKING:
+    from .storage.base import BaseStorage
 
 logger = logging.getLogger(__name__)
 
@@ -136,15 +139,18 @@ async def run_job(
     executor: Executor | None = None,
     wrap_sync: SyncWrapper | None = None,
     revoked: Callable[[], bool] | None = None,
+    storage: BaseStorage | None = None,
 ) -> RunResult:
     """Run a claimed job and turn whatever happened into an :class:`Outcome`.
 
     Raises only ``CancelledError`` from the caller's own cancellation: when ``revoked()`` is true (a
     worker's revocation), or always when ``revoked`` is not given. A job that raises ``CancelledError``
-    itself while not revoked fails like any other error.
+    itself while not revoked fails like any other error. Inside, ``dbjobq.current_job()`` is this job;
+    its progress reports are written through ``storage`` (kept in memory without one).
     """
     started = time.perf_counter()
     spec: registry.JobSpec | None = None
+    current, token = progress.enter(job, _meta_writer(job, storage))
     try:
         spec = registry.resolve(job.type)
         value = await call_job(spec.func, job.data, timeout=spec.timeout, executor=executor, wrap_sync=wrap_sync)
@@ -154,6 +160,8 @@ async def run_job(
         return failure(job, exc, time.perf_counter() - started, spec)
     except BaseException as exc:  # a job's failure is data, not a crash of the worker (sys.exit included)
         return failure(job, exc, time.perf_counter() - started, spec)
+    finally:
+        await progress.leave(current, token)
     try:
         result = dumps_result(value)
     except Exception:
@@ -166,6 +174,17 @@ async def run_job(
         result = None
     outcome = Outcome(job.id, job.lease_token or "", JobStatus.COMPLETED, result=result)
     return RunResult(outcome, None, time.perf_counter() - started)
+
+
+def _meta_writer(job: Job, storage: BaseStorage | None) -> progress.MetaWriter | None:
+    if storage is None or not job.lease_token:
+        return None
+    token = job.lease_token
+
+    async def write(meta: dict[str, Any]) -> bool:
+        return await storage.set_job_meta(job.id, token, meta)
+
+    return write
 
 
 def cancel_requested() -> bool:

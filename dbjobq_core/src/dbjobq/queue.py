@@ -208,7 +208,7 @@ class JobQueue(ScheduleManagement, QueueControls):
         """
         if job.status is not JobStatus.RUNNING or not job.lease_token:
             raise ValueError("execute_job() runs a job claimed with dequeue()")
-        result = await run_job(job)
+        result = await run_job(job, storage=self.storage)
         accepted = await self.storage.record_outcomes([result.outcome])
         if job.id not in accepted:
             logger.warning(

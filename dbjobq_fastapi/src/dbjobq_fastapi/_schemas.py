@@ -32,6 +32,10 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     worker_id: str | None = Field(description="The worker running (or that last ran) the job.")
+    progress: dict[str, Any] | None = Field(
+        default=None,
+        description="The progress the job last reported: `fraction` (0.0 to 1.0), `message`, `at` (epoch seconds).",
+    )
 
     @classmethod
     def from_job(cls, job: Job) -> JobOut:

@@ -66,7 +66,11 @@ class JobRunner:
             if self.hooks:
                 await self.hooks.emit("job_started", job)
             result = await run_job(
-                job, executor=self.threads, wrap_sync=self.wrap_sync, revoked=lambda: job.id in self.inflight.revoked
+                job,
+                executor=self.threads,
+                wrap_sync=self.wrap_sync,
+                revoked=lambda: job.id in self.inflight.revoked,
+                storage=self.outcomes.storage,
             )
             self.outcomes.add(result.outcome)
             recorded = True
