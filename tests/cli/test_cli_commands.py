@@ -54,6 +54,14 @@ def test_cli_enqueue_applies_options(invoke: Invoke, queue_name: str) -> None:
     assert "lease_token" not in job
 
 
+def test_cli_enqueue_unique_key_prints_the_holder(invoke: Invoke, queue_name: str) -> None:
+    first = ok(invoke("enqueue", "some.job", "--queue", queue_name, "--unique-key", "cli-k")).stdout.strip()
+    again = ok(invoke("enqueue", "some.job", "--queue", queue_name, "--unique-key", "cli-k")).stdout.strip()
+    assert again == first and len(jobs_of(invoke, queue_name)) == 1
+    assert json.loads(ok(invoke("job", first, "--json")).stdout)["unique_key"] == "cli-k"
+    assert "cli-k" in ok(invoke("job", first)).stdout
+
+
 def test_cli_enqueue_reads_data_from_stdin_and_applies_job_defaults(invoke: Invoke, workdir: object) -> None:
     job_id = ok(invoke("enqueue", "cli_jobs.hello", "-", "--import", "cli_jobs", input='{"name": "bo"}')).stdout
     job = json.loads(ok(invoke("job", job_id.strip(), "--json")).stdout)

@@ -9,14 +9,23 @@ from sqlalchemy import inspect, select, text, update
 
 from dbjobq import JobQueue
 from dbjobq.storage import SQLAlchemyStorage
-from dbjobq.storage.schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, meta, queues
+from dbjobq.storage.schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, UNIQUE_KEY_INDEX, limits, meta, queues
 
 
 async def _make_version_1(storage: SQLAlchemyStorage) -> None:
     """Turn the fresh tables into what dbjobq 0.2.0 made: no queue index, no schedule tz/origin, no job
-    meta, no queues table, version 1."""
+    meta, no queues table, no flow control (jobs' unique_key/flow_key/depends_on, their index,
+    dbjobq_limits), version 1."""
     async with storage.engine.begin() as conn:
         await conn.run_sync(QUEUE_STATUS_INDEX.drop)
+        if conn.dialect.name == "mysql":
+            await conn.execute(text("DROP INDEX ux_dbjobq_jobs_unique_key ON dbjobq_jobs"))
+            await conn.execute(text("ALTER TABLE dbjobq_jobs DROP COLUMN unique_active"))
+        else:
+            await conn.run_sync(UNIQUE_KEY_INDEX.drop)
+        for column in ("unique_key", "flow_key", "depends_on"):
+            await conn.execute(text(f"ALTER TABLE dbjobq_jobs DROP COLUMN {column}"))
+        await conn.run_sync(limits.drop)
         for column in ("tz", "origin"):
             await conn.execute(text(f"ALTER TABLE dbjobq_schedules DROP COLUMN {column}"))
         await conn.execute(text("ALTER TABLE dbjobq_jobs DROP COLUMN meta"))
@@ -55,6 +64,9 @@ async def _state(url: object) -> tuple[str, set[str], set[str]]:
     return str(version), indexes, columns
 
 
+FLOW_COLUMNS = {"unique_key", "flow_key", "depends_on", "table:dbjobq_limits"}
+
+
 async def test_schema_upgrade_from_version_1(storage: SQLAlchemyStorage) -> None:
     await _make_version_1(storage)
     async with SQLAlchemyStorage(storage.url) as upgraded:
@@ -64,10 +76,13 @@ async def test_schema_upgrade_from_version_1(storage: SQLAlchemyStorage) -> None
         assert (old_job.type, old_job.meta, old_job.progress) == ("x.old", {}, None)
         await JobQueue(upgraded).pause_queue("default")
         assert [q.paused for q in await JobQueue(upgraded).list_queues()] == [True]
+        # Unique keys hold on the upgraded table (its index, or MySQL's generated column, is there).
+        first = await JobQueue(upgraded).enqueue("x.report", unique_key="k")
+        assert await JobQueue(upgraded).enqueue("x.report", unique_key="k") == first
     version, indexes, columns = await _state(storage.url)
-    assert version == str(SCHEMA_VERSION) == "4"
-    assert QUEUE_STATUS_INDEX.name in indexes
-    assert {"tz", "origin", "meta", "table:dbjobq_queues"} <= columns
+    assert version == str(SCHEMA_VERSION) == "5"
+    assert QUEUE_STATUS_INDEX.name in indexes and UNIQUE_KEY_INDEX.name in indexes
+    assert {"tz", "origin", "meta", "table:dbjobq_queues"} | FLOW_COLUMNS <= columns
 
 
 async def test_schema_upgrade_by_three_processes_at_once(storage: SQLAlchemyStorage) -> None:
@@ -80,3 +95,4 @@ async def test_schema_upgrade_by_three_processes_at_once(storage: SQLAlchemyStor
     version, indexes, columns = await _state(storage.url)
     assert version == str(SCHEMA_VERSION)
     assert QUEUE_STATUS_INDEX.name in indexes and {"tz", "origin", "meta", "table:dbjobq_queues"} <= columns
+    assert UNIQUE_KEY_INDEX.name in indexes and columns >= FLOW_COLUMNS

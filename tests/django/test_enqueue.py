@@ -115,3 +115,21 @@ async def test_enqueue_notifies_workers_on_commit_only(dbjobq: str) -> None:
     finally:
         await subscription.close()
         await storage.close()
+
+
+@per_database(transaction=True)
+def test_enqueue_unique_key_through_the_orm(dbjobq: str) -> None:
+    with transaction.atomic(using=dbjobq):
+        first = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 2}, unique_key="invoice-42")
+        # Held inside the same transaction; the savepoint keeps the transaction usable afterwards.
+        assert dbjobq_django.enqueue("testapp.add", {"a": 5, "b": 5}, unique_key="invoice-42") == first
+        other = dbjobq_django.enqueue("testapp.add", {}, unique_key="invoice-43")
+    with pytest.raises(RuntimeError), transaction.atomic(using=dbjobq):
+        gone = dbjobq_django.enqueue("testapp.add", {}, unique_key="rolled-back")
+        raise RuntimeError("roll back")
+    assert Job.objects.using(dbjobq).count() == 2 and other != first
+    row = Job.objects.using(dbjobq).get(id=first)
+    assert (row.unique_key, row.data) == ("invoice-42", '{"a":1,"b":2}')
+    # The core sees the ORM's key, and the ORM the core's.
+    assert asyncio.run(dbjobq_django.get_queue().enqueue("testapp.add", {}, unique_key="invoice-42")) == first
+    assert dbjobq_django.enqueue("testapp.add", {}, unique_key="rolled-back") != gone

@@ -34,4 +34,5 @@ def test_public_api_app_config() -> None:
         "dbjobq_workers",
         "dbjobq_meta",
         "dbjobq_queues",
+        "dbjobq_limits",
     }

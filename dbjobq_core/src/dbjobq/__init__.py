@@ -15,7 +15,8 @@ from .errors import (
     StorageNotInitializedError,
 )
 from .execution import JobTimeoutError, RunResult
-from .models import Job, JobStatus, Schedule, ScheduleType
+from .flow import Snooze
+from .models import EnqueuedIds, Job, JobStatus, Schedule, ScheduleType
 from .progress import CurrentJob, current_job
 from .queue import JobQueue
 from .registry import job
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigurationError",
     "CurrentJob",
     "DBJobQError",
+    "EnqueuedIds",
     "InvalidJobStateError",
     "Job",
     "JobNotFoundError",
@@ -39,6 +41,7 @@ __all__ = [
     "ScheduleExistsError",
     "ScheduleNotFoundError",
     "ScheduleType",
+    "Snooze",
     "StorageClosedError",
     "StorageError",
     "StorageNotInitializedError",

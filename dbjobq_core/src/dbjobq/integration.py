@@ -36,7 +36,7 @@ from .storage.records import (
     outcome_values,
     schedule_row,
 )
-from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL
+from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL, unique_key_sql
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .testing import describe_miss
 from .timing import as_seconds
@@ -83,4 +83,5 @@ __all__ = [
     "schedules_commands",
     "scheduling",
     "stats_commands",
+    "unique_key_sql",
 ]

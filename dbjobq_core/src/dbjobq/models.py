@@ -52,6 +52,8 @@ class EnqueueOptions(TypedDict, total=False):
     max_retries: int | None
     #: The queue the job goes to.
     queue: str | None
+    #: While a job holding this key is waiting, pending or running, add nothing and return its id.
+    unique_key: str | None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,23 @@ class NewJob:
     execute_at: float | None = None
     delay: float | None = None
     meta: dict[str, Any] | None = None
+    #: While a job with this key is waiting, pending or running, no other is added (see docs/flow-control.md).
+    unique_key: str | None = None
+    #: Set for a job type with a concurrency or rate limit: its concurrency key ("" for none).
+    flow_key: str | None = None
+    #: Ids of the jobs that must complete before this one runs.
+    depends_on: tuple[str, ...] = ()
+
+
+class EnqueuedIds(list[str]):
+    """The ids ``enqueue_many`` returns, in the order of the jobs given: a plain ``list`` of ids, and
+    ``duplicates``, the positions whose unique key was already held (their id is the holder's, and
+    nothing was written for them)."""
+
+    def __init__(self, ids: list[str] = [], duplicates: frozenset[int] = frozenset()) -> None:  # noqa: B006
+        super().__init__(ids)
+        #: Positions (indexes into the list) of the jobs not added because their unique key was held.
+        self.duplicates = duplicates
 
 
 @dataclass(frozen=True)
@@ -125,6 +144,13 @@ class Job:
         """The progress the job last reported (``fraction``, ``message``, ``at``), or ``None``."""
         progress = self.meta.get("progress")
         return progress if isinstance(progress, dict) else None
+
+    #: The unique key given at enqueue (held while the job is waiting, pending or running), or ``None``.
+    unique_key: str | None = None
+    #: For a job type with a concurrency or rate limit, its concurrency key ("" for none); else ``None``.
+    flow_key: str | None = None
+    #: The ids of the jobs this one waited for (``depends_on`` at enqueue), or ``None``.
+    depends_on: list[str] | None = None
 
     @property
     def is_finished(self) -> bool:

@@ -15,10 +15,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import eager, registry
+from . import eager, flow, registry
 from .errors import JobNotFoundError
 from .execution import RunResult, run_job
-from .models import FINISHED_STATUSES, EnqueueOptions, Job, JobCounts, JobStatus, NewJob, QueueStats, WorkerInfo
+from .models import (
+    FINISHED_STATUSES,
+    EnqueuedIds,
+    EnqueueOptions,
+    Job,
+    JobCounts,
+    JobStatus,
+    NewJob,
+    QueueStats,
+    WorkerInfo,
+)
 from .queue_controls import QueueControls
 from .queue_schedules import ScheduleManagement
 from .serialization import dumps_payload
@@ -91,6 +101,8 @@ class JobQueue(ScheduleManagement, QueueControls):
             max_retries=max_retries if max_retries is not None else (spec.max_retries if spec else 0),
             execute_at=execute_at,
             delay=delay_seconds,
+            unique_key=flow.check_unique_key(options.get("unique_key")),
+            flow_key=spec.flow_key(data or {}) if spec is not None else None,
         )
 
     async def enqueue(
@@ -108,13 +120,18 @@ class JobQueue(ScheduleManagement, QueueControls):
         :class:`~dbjobq.models.EnqueueOptions`: ``delay`` (seconds or timedelta) or ``run_at`` (datetime
         or epoch seconds) defers it; ``priority``, ``max_retries`` and ``queue`` override the ``@job``
         defaults. Pass ``connection`` (your SQLAlchemy
-        ``AsyncConnection`` or ``AsyncSession``) to write the job in your own transaction.
+        ``AsyncConnection`` or ``AsyncSession``) to write the job in your own transaction. With
+        ``unique_key``, while a job holding that key is waiting, pending or running nothing is added and
+        that job's id is returned (see docs/flow-control.md).
 
         In eager mode the job runs before this returns, whatever its ``delay`` or ``run_at``; a job
         written in your own transaction (``connection``) is not visible yet and stays pending.
         """
         new = self.prepare_job(func_or_name, data, **options)
-        [job_id] = await self.storage.enqueue_many([new], connection=connection)
+        ids = await self.storage.enqueue_many([new], connection=connection)
+        job_id = ids[0]
+        if getattr(ids, "duplicates", None):
+            return job_id  # the key's holder: nothing was added, nobody to wake
         logger.debug("Enqueued %s as %s", new.type, job_id, extra={"action": "enqueue", "job_id": job_id})
         if connection is None:
             await self._after_enqueue([job_id])
@@ -126,17 +143,28 @@ class JobQueue(ScheduleManagement, QueueControls):
         items: Iterable[dict[str, Any] | None],
         *,
         connection: Any = None,
+        unique_keys: Callable[[dict[str, Any]], str | None] | Sequence[str | None] | None = None,
         **options: Unpack[EnqueueOptions],
-    ) -> list[str]:
+    ) -> EnqueuedIds:
         """Add one job per item of ``items`` (each a data dict) in bulk; return the ids in order.
 
-        Everything is validated before anything is written.
+        Everything is validated before anything is written. ``unique_keys`` gives each job its unique
+        key: a function of its data, or a sequence as long as ``items``. The result is a list of ids
+        whose ``duplicates`` holds the positions not added because their key was held (there, the
+        holder's id).
         """
-        batch = [self.prepare_job(func_or_name, data, **options) for data in items]
+        datas = list(items)
+        keys = flow.unique_keys_for(unique_keys, datas)
+        batch = [
+            self.prepare_job(func_or_name, data, **(options if key is None else {**options, "unique_key": key}))
+            for data, key in zip(datas, keys, strict=True)
+        ]
         ids = await self.storage.enqueue_many(batch, connection=connection)
-        if connection is None and ids:
-            await self._after_enqueue(ids)
-        return ids
+        result = ids if isinstance(ids, EnqueuedIds) else EnqueuedIds(list(ids))
+        added = [job_id for n, job_id in enumerate(result) if n not in result.duplicates]
+        if connection is None and added:
+            await self._after_enqueue(added)
+        return result
 
     async def _after_enqueue(self, ids: list[str]) -> None:
         """Wake a worker sharing this queue, or in eager mode run the jobs now, in order."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from . import errors
+from . import errors, flow
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,26 @@ class JobSpec:
     retry_max_delay: float = 300.0
     #: The recurring schedule declared with ``@job(cron=…)`` or ``@job(every=…)``, if any.
     schedule: Any = None
+    #: At most this many jobs of this type (per concurrency key) run at once across all workers.
+    concurrency_limit: int | None = None
+    #: The concurrency key of a job's data (jobs with different keys have separate limits).
+    concurrency_key: Callable[[dict[str, Any]], Any] | None = None
+    #: At most ``rate_limit.count`` starts of this type per window of ``rate_limit.period`` seconds.
+    rate_limit: flow.RateLimit | None = None
+
+    @property
+    def flow_controlled(self) -> bool:
+        """True if jobs of this type are claimed under a concurrency or rate limit."""
+        return self.concurrency_limit is not None or self.rate_limit is not None
+
+    def flow_key(self, data: dict[str, Any]) -> str | None:
+        """The ``flow_key`` stored with a job of this type: its concurrency key ("" without a key
+        function), or ``None`` for a type without flow control."""
+        if not self.flow_controlled:
+            return None
+        if self.concurrency_key is None:
+            return ""
+        return flow.key_text(self.concurrency_key(data), self.name)
 
 
 _registry: dict[str, JobSpec] = {}
@@ -53,6 +73,9 @@ def job(
     cron: str | None = None,
     every: float | timedelta | str | None = None,
     tz: str | None = None,
+    concurrency_limit: int | None = None,
+    concurrency_key: Callable[[dict[str, Any]], Any] | None = None,
+    rate_limit: str | None = None,
 ) -> Callable[[F], F]:
     """Register a function, sync or async, as a job type.
 
@@ -65,6 +88,11 @@ def job(
     ``cron="0 3 * * *"`` (with ``tz="Europe/Paris"``, else UTC) or ``every=`` (seconds, a timedelta or
     ``"15m"``) also declares a recurring schedule of it, with empty data, whose id is the job type:
     workers add it to the database when they start (see :mod:`dbjobq.declarations`).
+
+    Flow control (docs/flow-control.md): ``concurrency_limit=N`` lets at most N jobs of this type run
+    at once across all workers, per ``concurrency_key(data)`` when given (a function of the job's data
+    returning a string or number); ``rate_limit="100/m"`` (``/s``, ``/m``, ``/h``) lets at most that
+    many start per window across all workers. Jobs over a limit stay pending until a slot or window opens.
     """
     if max_retries < 0:
         raise ValueError("max_retries must be >= 0")
@@ -74,6 +102,15 @@ def job(
         raise ValueError("retry_delay and retry_max_delay must be >= 0")
     if not queue:
         raise ValueError("queue must be a non-empty string")
+    if concurrency_limit is not None and (
+        not isinstance(concurrency_limit, int) or isinstance(concurrency_limit, bool) or concurrency_limit < 1
+    ):
+        raise ValueError(f"concurrency_limit must be an int >= 1, not {concurrency_limit!r}")
+    if concurrency_key is not None and not callable(concurrency_key):
+        raise TypeError("concurrency_key must be a function of the job's data, e.g. lambda data: data['user_id']")
+    if concurrency_key is not None and concurrency_limit is None:
+        raise ValueError("concurrency_key needs concurrency_limit: e.g. @job(concurrency_limit=1, concurrency_key=...)")
+    rate = flow.parse_rate(rate_limit) if rate_limit is not None else None
     scheduled = cron is not None or every is not None or tz is not None
     if scheduled:  # a bad expression fails here, at the call, not when the function is defined
         from . import declarations  # it reads this registry
@@ -91,7 +128,20 @@ def job(
             from . import declarations
 
             declared = declarations.declaration(job_name, job_name, cron=cron, every=every, tz=tz, source=source)
-        spec = JobSpec(job_name, func, max_retries, priority, queue, timeout, retry_delay, retry_max_delay, declared)
+        spec = JobSpec(
+            job_name,
+            func,
+            max_retries,
+            priority,
+            queue,
+            timeout,
+            retry_delay,
+            retry_max_delay,
+            declared,
+            concurrency_limit,
+            concurrency_key,
+            rate,
+        )
         previous = _registry.get(job_name)
         if previous is not None and previous.func is not func:
             logger.debug("Job type %s registered again; the newest definition wins", job_name)

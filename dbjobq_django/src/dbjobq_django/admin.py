@@ -102,9 +102,13 @@ class JobAdmin(DBJobQModelAdmin):
         ("Times", {"fields": ("created", "due", "started", "finished", "updated")}),
         ("Payload", {"fields": ("data_display", "result_display")}),
         ("Error", {"fields": ("error_display",)}),
+        ("Flow control", {"fields": ("unique_key", "flow_key", "depends_on")}),
         ("Claim", {"fields": ("worker_id", "lease_expires"), "classes": ("collapse",)}),
     )
     readonly_fields = (
+        "unique_key",
+        "flow_key",
+        "depends_on",
         "attempts_display",
         "progress_display",
         "created",

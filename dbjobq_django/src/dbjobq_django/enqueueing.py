@@ -82,7 +82,12 @@ def enqueue(
     # the ORM is indistinguishable from one written by JobQueue.enqueue().
     new = get_queue().prepare_job(func_or_name, data, **options)
     row = new_job_row(new, time.time())
-    Job(**row).save(using=settings.database, force_insert=True)
+    if new.unique_key is not None:
+        holder = _insert_unique(row, settings.database)
+        if holder is not None:
+            return holder
+    else:
+        Job(**row).save(using=settings.database, force_insert=True)
     if settings.eager:
         eager.run_after_commit(str(row["id"]), settings.database)
     return str(row["id"])
@@ -108,3 +113,34 @@ def get_job(job_id: str) -> CoreJob | None:
 
     row = Job.objects.using(conf.get_settings().database).filter(id=job_id).first()
     return None if row is None else eager.to_job(row)
+
+
+#: Statuses in which a job holds its unique key (the unique index covers exactly these rows).
+HELD_STATUSES = ("waiting", "pending", "running")
+
+
+def _insert_unique(row: dict[str, Any], database: str) -> str | None:
+    """Insert a job with a unique key through the ORM, in a savepoint of the current transaction;
+    ``None`` if it was added, else the id of the job holding the key (the database's unique index
+    decides, as for the core: see ``dbjobq.storage.unique_keys``)."""
+    from django.db import IntegrityError, connections, transaction
+
+    from .models import Job
+
+    key = row["unique_key"]
+    for _ in range(5):
+        try:
+            with transaction.atomic(using=database):
+                Job(**row).save(using=database, force_insert=True)
+            return None
+        except IntegrityError:
+            held = Job.objects.using(database)
+            if connections[database].vendor == "mysql":
+                # Through the generated column the unique index is built on (see the core's schema).
+                held = held.extra(where=["unique_active = %s"], params=[key])
+            else:
+                held = held.filter(unique_key=key, status__in=HELD_STATUSES)
+            holder = held.values_list("id", flat=True).first()
+            if holder is not None:
+                return str(holder)
+    raise IntegrityError(f"Could not enqueue the job with unique key {key!r}: its holder kept changing; try again")

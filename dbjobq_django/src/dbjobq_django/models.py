@@ -54,6 +54,11 @@ class Job(models.Model):
     lease_token = models.CharField(max_length=36, null=True)
     lease_expires_at = fields.DoubleField(null=True)
     meta = fields.TextField(null=True)  # JSON: the trace context and the progress (see Job.meta in the core)
+    # Schema version 5: flow control (docs/flow-control.md). The unique keys' index is partial on
+    # PostgreSQL and SQLite and over a generated column on MySQL/MariaDB: built by the migration.
+    unique_key = models.CharField(max_length=255, null=True, blank=True)
+    flow_key = models.CharField(max_length=255, null=True, blank=True, verbose_name="concurrency key")
+    depends_on = fields.TextField(null=True, blank=True)
 
     class Meta:
         db_table = "dbjobq_jobs"
@@ -172,6 +177,22 @@ class Queue(models.Model):
         db_table = "dbjobq_queues"
         verbose_name = "queue"
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Limit(models.Model):
+    """A row of ``dbjobq_limits``: a flow-controlled job type's lock row and its rate-limit window."""
+
+    name = fields.KeyField(primary_key=True, max_length=255)
+    window_start = fields.DoubleField()
+    window_count = models.IntegerField()
+    updated_at = fields.DoubleField()
+
+    class Meta:
+        db_table = "dbjobq_limits"
+        verbose_name = "flow limit"
 
     def __str__(self) -> str:
         return self.name

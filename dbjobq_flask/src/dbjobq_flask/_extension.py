@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app, has_app_context
@@ -116,12 +116,14 @@ class DBJobQ:
         self,
         func_or_name: JobRef,
         items: Iterable[dict[str, Any] | None],
+        *,
+        unique_keys: Callable[[dict[str, Any]], str | None] | Sequence[str | None] | None = None,
         **options: Unpack[EnqueueOptions],
     ) -> list[str]:
         """Add one job per data dict in bulk and return the ids: :meth:`dbjobq.JobQueue.enqueue_many`."""
         batch = list(items)
         return self.run(
-            lambda q: q.enqueue_many(func_or_name, batch, **options)
+            lambda q: q.enqueue_many(func_or_name, batch, unique_keys=unique_keys, **options)
         )
 
     def get_job(self, job_id: str) -> Job | None:
@@ -162,12 +164,14 @@ class DBJobQ:
         self,
         func_or_name: JobRef,
         items: Iterable[dict[str, Any] | None],
+        *,
+        unique_keys: Callable[[dict[str, Any]], str | None] | Sequence[str | None] | None = None,
         **options: Unpack[EnqueueOptions],
     ) -> list[str]:
         """Async :meth:`enqueue_many`."""
         batch = list(items)
         return await self.arun(
-            lambda q: q.enqueue_many(func_or_name, batch, **options)
+            lambda q: q.enqueue_many(func_or_name, batch, unique_keys=unique_keys, **options)
         )
 
     async def aget_job(self, job_id: str) -> Job | None:

@@ -176,6 +176,8 @@ def print_job(out: Console, job: Job) -> None:
                 table.add_row(name, plain(json.dumps(value, default=str)))
         elif name in ("data", "result"):
             table.add_row(name, plain(json.dumps(value, default=str)))
+        elif name == "depends_on":
+            table.add_row(name, plain(", ".join(value) if value else None))
         else:
             table.add_row(name, plain(value))
     out.print(table)

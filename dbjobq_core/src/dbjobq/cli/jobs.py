@@ -41,6 +41,8 @@ def init_db(state: CliState) -> None:
               help="Queue to put it on. [default: the job's, else default]")
 @click.option("--max-retries", type=click.IntRange(min=0),
               help="Retries after the first attempt. [default: the job's, else 0]")
+@click.option("--unique-key", metavar="KEY",
+              help="Add nothing while a job with this key is waiting, pending or running; print its id.")
 @click.option("--import", "-i", "imports", multiple=True, metavar="MODULE",
               help="Import this module first, so the job's @job() defaults apply (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print {\"id\": …} as JSON.")
@@ -53,6 +55,7 @@ def enqueue(
     priority: int | None,
     queue_name: str | None,
     max_retries: int | None,
+    unique_key: str | None,
     imports: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -65,7 +68,13 @@ def enqueue(
 
     async def work(queue: JobQueue) -> str:
         return await queue.enqueue(
-            job_type, data, delay=delay, priority=priority, max_retries=max_retries, queue=queue_name
+            job_type,
+            data,
+            delay=delay,
+            priority=priority,
+            max_retries=max_retries,
+            queue=queue_name,
+            unique_key=unique_key,
         )
 
     job_id = state.run(work)

@@ -71,7 +71,12 @@ class BaseStorage(ABC):
 
     @abstractmethod
     async def enqueue_many(self, jobs: Sequence[NewJob], *, connection: Any = None) -> list[str]:
-        """Insert many pending jobs in one round trip per batch; return their ids in order."""
+        """Insert many pending jobs in one round trip per batch; return their ids in order.
+
+        A job whose ``unique_key`` is held by a waiting, pending or running job is not written: its
+        place holds the holder's id, and a store may return an :class:`~dbjobq.models.EnqueuedIds`
+        listing those positions in ``duplicates``.
+        """
 
     @abstractmethod
     async def get_job(self, job_id: str) -> Job | None:

@@ -4,7 +4,9 @@
 stored in ``dbjobq_meta``. Each step checks what exists before it changes anything: processes may
 upgrade the same database at once, and Django's migrations (one per schema version) make the same
 changes. Version 1 -> 2 adds the (queue, status, execute_at) index; 2 -> 3 the schedules' ``tz`` and
-``origin`` columns; 3 -> 4 the jobs' ``meta`` column and the ``dbjobq_queues`` table.
+``origin`` columns; 3 -> 4 the jobs' ``meta`` column and the ``dbjobq_queues`` table; 4 -> 5 flow
+control: the jobs' ``unique_key``, ``flow_key`` and ``depends_on`` columns, the unique keys' index (over
+a generated column on MySQL) and the ``dbjobq_limits`` table.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from collections.abc import Callable
 from sqlalchemy import Table, inspect, text, update
 from sqlalchemy.engine import Connection
 
-from .schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, jobs, meta, queues, schedules
+from .schema import (
+    QUEUE_STATUS_INDEX,
+    SCHEMA_VERSION,
+    create_unique_key_index,
+    jobs,
+    limits,
+    meta,
+    queues,
+    schedules,
+)
 
 
 def _add_queue_status_index(conn: Connection) -> None:
@@ -40,11 +51,18 @@ def _add_meta_and_queues(conn: Connection) -> None:
     queues.create(conn, checkfirst=True)
 
 
+def _add_flow_control(conn: Connection) -> None:
+    _add_columns(conn, jobs, ("unique_key", "flow_key", "depends_on"))
+    limits.create(conn, checkfirst=True)
+    create_unique_key_index(conn)
+
+
 #: The step that brings a database to each version.
 STEPS: dict[int, Callable[[Connection], None]] = {
     2: _add_queue_status_index,
     3: _add_schedule_columns,
     4: _add_meta_and_queues,
+    5: _add_flow_control,
 }
 
 

@@ -3,6 +3,7 @@ decoded from rows one at a time, so that one undecodable row never fails the row
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -39,6 +40,9 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
         raise ValueError("max_retries must be an int >= 0")
     if new.execute_at is not None and not math.isfinite(new.execute_at):
         raise ValueError("execute_at must be finite epoch seconds")
+    for name, key in (("unique_key", new.unique_key), ("concurrency key", new.flow_key)):
+        if key is not None and (not isinstance(key, str) or len(key) > 255 or (name == "unique_key" and not key)):
+            raise ValueError(f"{name} must be a non-empty string of at most 255 characters, not {key!r}")
     return {
         "id": new_job_id(),
         "type": new.type,
@@ -59,6 +63,9 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
         "lease_token": None,
         "lease_expires_at": None,
         "meta": dumps_payload(new.meta) if new.meta else None,
+        "unique_key": new.unique_key,
+        "flow_key": new.flow_key,
+        "depends_on": json.dumps(list(new.depends_on)) if new.depends_on else None,
     }
 
 
@@ -169,6 +176,9 @@ def decode_job(row: Mapping[Any, Any]) -> tuple[Job, str | None]:
         lease_token=row["lease_token"],
         lease_expires_at=to_datetime(row["lease_expires_at"]),
         meta=decode_meta(row.get("meta")),
+        unique_key=row.get("unique_key"),
+        flow_key=row.get("flow_key"),
+        depends_on=_decode_ids(row.get("depends_on")),
     )
     return job, "; ".join(problems) or None
 
@@ -257,6 +267,17 @@ def _decode(text: str | None, what: str, problems: list[str], *, want_object: bo
         problems.append(f"its {what} is a JSON {type(value).__name__}, not an object")
         return None
     return value
+
+
+def _decode_ids(text: str | None) -> list[str] | None:
+    """A job's ``depends_on`` list (ids); ``None`` when absent or unreadable (it never stops a row)."""
+    if not text:
+        return None
+    try:
+        value = loads(text)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return [str(v) for v in value] if isinstance(value, list) else None
 
 
 def _short(text: str) -> str:

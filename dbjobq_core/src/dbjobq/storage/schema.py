@@ -20,14 +20,15 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    inspect,
     literal_column,
     text,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ColumnClause
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: PostgreSQL channel on which the jobs table announces new jobs.
 NOTIFY_CHANNEL = "dbjobq_jobs"
@@ -68,6 +69,11 @@ jobs = Table(
     # Schema version 4. JSON object of what DBJobQ keeps beside the payload: the enqueue site's trace
     # context (``traceparent``) and the job's progress. Nullable, no default: a cheap ALTER everywhere.
     Column("meta", Text, nullable=True),
+    # Schema version 5 (flow control, docs/flow-control.md). Nullable without a server default, like
+    # the schedules' version 3 columns: adding them is the same cheap ALTER on every database.
+    Column("unique_key", String(255), nullable=True),
+    Column("flow_key", String(255), nullable=True),
+    Column("depends_on", Text, nullable=True),
 )
 
 # The claim query is `status = 'pending' AND execute_at <= now [AND queue IN …]` ordered by
@@ -110,6 +116,51 @@ Index("ix_dbjobq_jobs_status_finished", jobs.c.status, jobs.c.finished_at)
 # range scans, the oldest due pending job of a queue is the first entry of its range, and the distinct
 # queues are found by skipping through it — none of them reads the table, however many rows it holds.
 QUEUE_STATUS_INDEX = Index("ix_dbjobq_jobs_queue_status", jobs.c.queue, jobs.c.status, jobs.c.execute_at)
+
+# Schema version 5. A unique key is held while its job is waiting, pending or running: a unique index
+# over those rows only, partial on PostgreSQL and SQLite; on MySQL/MariaDB (no partial indexes) over a
+# generated column that holds the key only in those statuses (NULLs never collide), added after the
+# table is created (FLOW_MYSQL_DDL) so that the other databases and the Django models never see it.
+HELD_STATUSES = ("waiting", "pending", "running")
+_HELD_SQL = "status IN ('waiting', 'pending', 'running')"
+UNIQUE_KEY_INDEX = Index(
+    "ux_dbjobq_jobs_unique_key",
+    jobs.c.unique_key,
+    unique=True,
+    postgresql_where=text(f"unique_key IS NOT NULL AND {_HELD_SQL}"),
+    sqlite_where=text(f"unique_key IS NOT NULL AND {_HELD_SQL}"),
+)
+UNIQUE_KEY_INDEX.ddl_if(callable_=_dialect_in("postgresql", "sqlite"))
+#: MySQL/MariaDB: the generated column and the unique index that hold unique keys (see above).
+FLOW_MYSQL_DDL = (
+    "ALTER TABLE dbjobq_jobs ADD COLUMN unique_active VARCHAR(255) "
+    f"GENERATED ALWAYS AS (CASE WHEN {_HELD_SQL} THEN unique_key END) STORED",
+    "CREATE UNIQUE INDEX ux_dbjobq_jobs_unique_key ON dbjobq_jobs (unique_active)",
+)
+
+
+def unique_key_sql(vendor: str) -> list[str]:
+    """The statements that build the unique keys' index on a database of ``vendor`` ("postgresql",
+    "sqlite" or "mysql"), exactly as ``initialize()`` does (the Django migration runs them too)."""
+    if vendor in ("mysql", "mariadb"):
+        return list(FLOW_MYSQL_DDL)
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex
+
+    dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
+    return [str(CreateIndex(UNIQUE_KEY_INDEX).compile(dialect=dialect))]
+
+
+def create_unique_key_index(conn: Connection) -> None:
+    """Build the unique keys' index where it is missing (the upgrade to schema version 4)."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        UNIQUE_KEY_INDEX.create(conn, checkfirst=True)
+        return
+    if "unique_active" not in {column["name"] for column in inspect(conn).get_columns(jobs.name)}:
+        conn.execute(text(FLOW_MYSQL_DDL[0]))
+    if UNIQUE_KEY_INDEX.name not in {index["name"] for index in inspect(conn).get_indexes(jobs.name)}:
+        conn.execute(text(FLOW_MYSQL_DDL[1]))
+
 
 schedules = Table(
     "dbjobq_schedules",
@@ -158,6 +209,17 @@ queues = Table(
     Column("updated_at", Double, nullable=False),
 )
 
+# Schema version 5. One row per flow-controlled job type: claims of that type lock it (so two workers
+# never both take the last slot), and it counts the starts in the current rate-limit window.
+limits = Table(
+    "dbjobq_limits",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("window_start", Double, nullable=False),
+    Column("window_count", Integer, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
 meta = Table(
     "dbjobq_meta",
     metadata,
@@ -182,3 +244,5 @@ NOTIFY_TRIGGER_SQL = (
 )
 event.listen(jobs, "after_create", DDL(NOTIFY_FUNCTION_SQL).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
 event.listen(jobs, "after_create", DDL(NOTIFY_TRIGGER_SQL).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]
+for _statement in FLOW_MYSQL_DDL:
+    event.listen(jobs, "after_create", DDL(_statement).execute_if(dialect=("mysql", "mariadb")))  # type: ignore[no-untyped-call,arg-type]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from ..models import FINISHED_STATUSES, Job, JobStatus, NewJob
+from .. import errors
+from ..models import FINISHED_STATUSES, EnqueuedIds, Job, JobStatus, NewJob
 from ..serialization import dumps_payload
-from . import records
+from . import records, unique_keys
 from .database import Database
 from .dialects.default import INSERT_BATCH_SIZE
 from .schema import PENDING_SQL, jobs
@@ -43,19 +46,28 @@ class JobsSQL:
         new = NewJob(job_type, dumps_payload(data), queue, priority, max_retries, execute_at)
         return (await self.enqueue_many([new], connection=connection))[0]
 
-    async def enqueue_many(self, jobs_: Sequence[NewJob], *, connection: Any = None) -> list[str]:
-        """Insert many jobs (validated first, nothing written if one is bad); their ids in order."""
+    async def enqueue_many(self, jobs_: Sequence[NewJob], *, connection: Any = None) -> EnqueuedIds:
+        """Insert many jobs (validated first, nothing written if one is bad); their ids in order.
+
+        A job whose unique key is held (by a stored job or an earlier one of ``jobs_``) is not written:
+        its place holds the holder's id and is listed in the result's ``duplicates``.
+        """
         now = time.time()
         rows = [records.new_job_row(new, now) for new in jobs_]
         if not rows:
-            return []
+            return EnqueuedIds()
+        if any(row["unique_key"] is not None for row in rows):
+            if connection is not None:
+                return await unique_keys.insert_keyed(self._db.impl, connection, rows)
+            async with self._db.transaction() as conn:
+                return await unique_keys.insert_keyed(self._db.impl, conn, rows)
         if connection is not None:
             # The caller's AsyncConnection or AsyncSession: the jobs commit or roll back with it.
             for start in range(0, len(rows), INSERT_BATCH_SIZE):
                 await connection.execute(insert(jobs), rows[start : start + INSERT_BATCH_SIZE])
         else:
             await self._db.impl.insert_jobs(self._db, rows)
-        return [row["id"] for row in rows]
+        return EnqueuedIds([row["id"] for row in rows])
 
     # -- reading ------------------------------------------------------------------------------
     async def get_job(self, job_id: str) -> Job | None:
@@ -136,8 +148,9 @@ class JobsSQL:
             .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.FAILED.value, JobStatus.CANCELLED.value]))
             .values(**_retried_values(time.time()))
         )
-        async with self._db.transaction() as conn:
-            return bool((await conn.execute(stmt)).rowcount)
+        with _unique_key_held(f"Job {job_id} cannot be retried"):
+            async with self._db.transaction() as conn:
+                return bool((await conn.execute(stmt)).rowcount)
 
     async def delete_job(self, job_id: str) -> bool:
         """Delete a finished job; False if it is pending or running (cancel it first) or unknown."""
@@ -165,9 +178,10 @@ class JobsSQL:
         wanted = status_values(status)
         if not set(wanted) <= _RETRYABLE:
             raise ValueError("Only failed or cancelled jobs can be retried: give status failed and/or cancelled")
-        return await self._update_matching(
-            job_filters(wanted, queue, job_type, older_than), _retried_values, batch_size
-        )
+        with _unique_key_held("The jobs cannot all be retried"):
+            return await self._update_matching(
+                job_filters(wanted, queue, job_type, older_than), _retried_values, batch_size
+            )
 
     async def cancel_matching(
         self,
@@ -240,6 +254,20 @@ class JobsSQL:
                 on_progress(len(ids))
             if len(ids) < batch_size:
                 return total
+
+
+@contextlib.contextmanager
+def _unique_key_held(what: str) -> Iterator[None]:
+    """A retry that would give a second job a held unique key fails on the unique index: say so."""
+    try:
+        yield
+    except errors.StorageError as exc:
+        if not isinstance(exc.__cause__, IntegrityError):
+            raise
+        raise errors.InvalidJobStateError(
+            f"{what}: another job holds its unique key (pending or running); cancel that job first, or "
+            "enqueue a new one"
+        ) from exc
 
 
 def _retried_values(now: float) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import ColumnElement, Select, TextualSelect, and_, func, insert, select, text, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..base import Subscription
-from ..schema import PENDING_SQL, jobs
+from ..schema import HELD_STATUSES, PENDING_SQL, jobs
 from ..urls import POOL_OPTIONS
 
 if TYPE_CHECKING:
@@ -159,6 +160,21 @@ class DefaultImpl:
             .limit(claim.limit)
             .with_for_update(skip_locked=True)
         )
+
+    async def insert_unique(self, conn: Any, row: Mapping[str, Any]) -> bool:
+        """Insert a job row with a unique key on ``conn`` (a connection or session, in its transaction);
+        False if the key is held. Here in a savepoint: a violation undoes only this row."""
+        try:
+            async with conn.begin_nested():
+                await conn.execute(insert(jobs), [dict(row)])
+        except IntegrityError:
+            return False
+        return True
+
+    def unique_key_held(self, key: str) -> ColumnElement[bool]:
+        """The condition that finds the job holding ``key`` (waiting, pending or running), through the
+        unique index over held keys."""
+        return and_(jobs.c.unique_key == key, jobs.c.status.in_(HELD_STATUSES))
 
     # -- operators' views ---------------------------------------------------------------------
     def queue_names(self) -> Select[Any] | TextualSelect:

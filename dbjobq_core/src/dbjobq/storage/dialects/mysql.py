@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, literal_column, select
 
 from ..schema import jobs
 from .default import DefaultImpl
@@ -23,6 +23,10 @@ class MySQLImpl(DefaultImpl):
         """READ COMMITTED avoids InnoDB gap locks between concurrent claimers; connections are recycled
         before the server's ``wait_timeout`` closes them."""
         return {"isolation_level": "READ COMMITTED", "pool_recycle": 3600, "pool_size": 10, "max_overflow": 10}
+
+    def unique_key_held(self, key: str) -> ColumnElement[bool]:
+        """Through the generated column the unique index is built on (it holds only held keys)."""
+        return literal_column("unique_active") == key
 
     def queue_names(self) -> Select[Any]:
         """MySQL and MariaDB skip through the index themselves (a loose index scan) for SELECT DISTINCT."""

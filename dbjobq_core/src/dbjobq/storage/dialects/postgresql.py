@@ -26,11 +26,12 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from ..database import Database, wrap_driver_errors
-from ..schema import NOTIFY_CHANNEL, jobs
+from ..schema import NOTIFY_CHANNEL, UNIQUE_KEY_INDEX, jobs
 from .default import Claim, DefaultImpl
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,17 @@ class PostgresqlImpl(DefaultImpl):
     async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
         """``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``, prepared, autocommitted."""
         return await self.fastpath(db.engine).claim(claim)
+
+    async def insert_unique(self, conn: Any, row: Mapping[str, Any]) -> bool:
+        """``INSERT … ON CONFLICT DO NOTHING`` against the partial unique index: no savepoint needed."""
+        stmt = (
+            pg_insert(jobs)
+            .values(**row)
+            .on_conflict_do_nothing(
+                index_elements=[jobs.c.unique_key], index_where=UNIQUE_KEY_INDEX.dialect_options["postgresql"]["where"]
+            )
+        )
+        return bool((await conn.execute(stmt)).rowcount)
 
     async def listen(
         self, engine: AsyncEngine, on_notify: Callable[[], None], on_queues: Callable[[], None] | None = None

@@ -3,16 +3,18 @@ busy timeout let several processes share one file; the claim reads through its p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, TextualSelect, bindparam, cast, event, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.sql.elements import BindParameter
 
 from ... import errors
-from ..schema import jobs
+from ..schema import UNIQUE_KEY_INDEX, jobs
 from ..urls import is_memory_sqlite
 from .default import Claim, DefaultImpl
 
@@ -51,6 +53,18 @@ class SQLiteImpl(DefaultImpl):
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+    async def insert_unique(self, conn: Any, row: Mapping[str, Any]) -> bool:
+        """``INSERT … ON CONFLICT DO NOTHING`` against the partial unique index: no savepoint needed (and pysqlite
+        would commit a savepoint opened before any other write of the transaction)."""
+        stmt = (
+            sqlite_insert(jobs)
+            .values(**row)
+            .on_conflict_do_nothing(
+                index_elements=[jobs.c.unique_key], index_where=UNIQUE_KEY_INDEX.dialect_options["sqlite"]["where"]
+            )
+        )
+        return bool((await conn.execute(stmt)).rowcount)
 
     def claim_candidates(self, claim: Claim) -> TextualSelect:
         """The ids to claim, read through the claim index in its order (stops after ``limit`` rows).
