@@ -6,7 +6,7 @@
 Times the exact per-(queue, status) scan (``JobQueue.job_counts(count_cap=None)``, what ``dbjobq
 stats`` and the FastAPI router used before) against the bounded counts they use now
 (``job_counts()``: pending and running exact from the indexes, finished statuses capped), first on
-an idle table, then while a worker in the same process drains the pending jobs (concurrency 16,
+an idle table, then while a worker in another process drains the pending jobs (concurrency 16,
 no-op jobs). Median and slowest of ``--runs`` calls after one warm-up. PostgreSQL is filled in SQL
 (``bench.dashboard_data``), MariaDB and SQLite with batched inserts. Not a test: numbers depend on
 the machine.
@@ -17,14 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from bench import databases
 from bench.dashboard_data import QUEUES, TYPES, fill
 
 _BATCH = 20_000
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _async_url(url: str) -> str:
@@ -87,12 +91,11 @@ async def _time(call: Callable[[], Awaitable[object]], runs: int) -> tuple[float
 
 
 async def measure(url: str, runs: int) -> list[tuple[str, float, float]]:
-    """(what, median ms, slowest ms) for the exact and the bounded counts, idle and under load."""
-    from dbjobq import JobQueue, Worker, job
+    """(what, median ms, slowest ms) for the exact and the bounded counts, idle and under load (a worker
+    in another process, so that its event loop does not delay the timed calls)."""
+    from dbjobq import JobQueue
     from dbjobq.storage import SQLAlchemyStorage
 
-    for name in TYPES:
-        job(name=name)(_noop)
     storage = SQLAlchemyStorage(url)
     await storage.initialize()
     queue = JobQueue(storage)
@@ -101,18 +104,29 @@ async def measure(url: str, runs: int) -> list[tuple[str, float, float]]:
         for load in ("idle", "under load"):
             worker = None
             if load == "under load":
-                worker = Worker(queue, concurrency=16, poll_interval=0.05)
-                await worker.start()
-                await asyncio.sleep(2)  # let the drain reach its pace before timing
+                worker = subprocess.Popen([sys.executable, "-m", "bench.counts", "--worker", url], cwd=ROOT)
+                await asyncio.sleep(3)  # let the drain reach its pace before timing
             try:
                 results.append((f"exact scan, {load}", *await _time(lambda: queue.job_counts(count_cap=None), runs)))
                 results.append((f"job_counts(), {load}", *await _time(queue.job_counts, runs)))
             finally:
                 if worker is not None:
-                    await worker.stop()
+                    worker.terminate()
+                    worker.wait()
     finally:
         await storage.close()
     return results
+
+
+async def run_worker(url: str) -> None:
+    """The load: a worker draining the pending jobs (no-op jobs, concurrency 16) until terminated."""
+    from dbjobq import JobQueue, Worker, job
+    from dbjobq.storage import SQLAlchemyStorage
+
+    for name in TYPES:
+        job(name=name)(_noop)
+    async with SQLAlchemyStorage(url) as storage:
+        await Worker(JobQueue(storage), concurrency=16, poll_interval=0.05).run()
 
 
 async def _noop(data: Any) -> None:
@@ -125,7 +139,11 @@ def main() -> None:
     parser.add_argument("--finished", type=int, default=1_000_000)
     parser.add_argument("--pending", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)  # the load, in its own process
     args = parser.parse_args()
+    if args.worker:
+        asyncio.run(run_worker(args.worker))
+        return
     for database in args.databases.split(","):
         made = databases.create(database)
         url = _async_url(made)

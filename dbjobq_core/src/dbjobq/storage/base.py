@@ -146,6 +146,17 @@ class BaseStorage(ABC):
         """Replace a running job's ``meta`` while it holds the claim ``lease_token``; False if it does not."""
 
     @abstractmethod
+    async def mark_unstarted(self, claims: Sequence[tuple[str, str]]) -> set[str]:
+        """Take back the attempt of claimed jobs (id, lease_token) waiting in their worker's buffer and
+        empty their ``started_at``; return the ids still held. Lease recovery and :meth:`release_jobs`
+        then return them with their attempts unchanged."""
+
+    @abstractmethod
+    async def mark_started(self, claims: Sequence[tuple[str, str]]) -> set[str]:
+        """Count again the attempt of jobs :meth:`mark_unstarted` took back, now starting; return the
+        ids still held."""
+
+    @abstractmethod
     async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
         """Renew the leases of the worker's running jobs; return the ids it still holds."""
 

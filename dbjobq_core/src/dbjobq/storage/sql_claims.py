@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import errors
@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 CLAIM_BATCH_SIZE = 1000
 
 _RUNNING = JobStatus.RUNNING.value
+# A job waiting in a worker's buffer may have had its attempt taken back (started_at empty, see
+# mark_unstarted): releasing it takes back nothing more.
+_UNCOUNTED = case((jobs.c.started_at.is_(None), jobs.c.attempts), else_=jobs.c.attempts - 1)
 
 
 class ClaimsSQL:
@@ -114,7 +117,11 @@ class ClaimsSQL:
         return accepted
 
     async def _update_claimed(
-        self, conn: AsyncConnection, claims: Sequence[tuple[str, str]], values: dict[str, Any]
+        self,
+        conn: AsyncConnection,
+        claims: Sequence[tuple[str, str]],
+        values: dict[str, Any],
+        *also: ColumnElement[bool],
     ) -> set[str]:
         """Apply ``values`` to the running jobs that still hold these (id, token) claims (fencing).
 
@@ -123,7 +130,7 @@ class ClaimsSQL:
         updated: set[str] = set()
         for start in range(0, len(claims), CLAIM_BATCH_SIZE):
             batch = list(claims[start : start + CLAIM_BATCH_SIZE])
-            held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING)
+            held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING, *also)
             updated |= await self._db.impl.update_returning_ids(conn, held, values)
         return updated
 
@@ -133,6 +140,24 @@ class ClaimsSQL:
         async with self._db.write(single_statement=True) as conn:
             updated = await conn.execute(update(jobs).where(held).values(meta=dumps_payload(meta)))
         return bool(updated.rowcount)
+
+    async def mark_unstarted(self, claims: Sequence[tuple[str, str]]) -> set[str]:
+        """Take back the attempt of claimed jobs still waiting in their worker's buffer (``started_at``
+        emptied), so that they go back uncounted if the worker dies; return the ids still held."""
+        if not claims:
+            return set()
+        values = {"attempts": jobs.c.attempts - 1, "started_at": None}
+        async with self._db.transaction() as conn:
+            return await self._update_claimed(conn, claims, values, jobs.c.started_at.is_not(None))
+
+    async def mark_started(self, claims: Sequence[tuple[str, str]]) -> set[str]:
+        """Count again the attempt of jobs :meth:`mark_unstarted` took back, now starting (and set
+        ``started_at``); return the ids still held."""
+        if not claims:
+            return set()
+        values = {"attempts": jobs.c.attempts + 1, "started_at": time.time()}
+        async with self._db.transaction() as conn:
+            return await self._update_claimed(conn, claims, values, jobs.c.started_at.is_(None))
 
     async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
         """Renew the leases of the worker's running jobs and its heartbeat; return the ids it holds."""
@@ -148,7 +173,7 @@ class ClaimsSQL:
             return 0
         values = {
             "status": JobStatus.PENDING.value,
-            "attempts": jobs.c.attempts - 1,
+            "attempts": _UNCOUNTED,  # a job claimed ahead and never started had no attempt counted
             "worker_id": None,
             "lease_token": None,
             "lease_expires_at": None,

@@ -118,7 +118,7 @@ class Worker:
             self._inflight, self._outcomes, self.stats, self.hooks, self._threads, config, on_done=self._job_done
         )
         self._wakeups = Wakeups(queue, self.storage, config.poll_interval, on_queues=self._queues_changed)
-        self._heartbeat = Heartbeat(self.storage, self.id, self._inflight, self._wakeups, config)
+        self._heartbeat = Heartbeat(self.storage, self.id, self._inflight, self._wakeups, config, self._outcomes)
         self._maintenance = Maintenance(self.storage, config)
         self._fetcher = Fetcher(
             self.storage, self.id, config, self._inflight, self._outcomes, self._threads, self._wakeups,

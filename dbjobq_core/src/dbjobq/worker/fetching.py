@@ -38,7 +38,7 @@ class Fetcher:
         wakeups: Wakeups,
         maintenance: Maintenance,
         *,
-        spawn: Callable[[Job], asyncio.Task[None]],
+        spawn: Callable[[Job, asyncio.Future[None] | None], asyncio.Task[None]],
         stopping: asyncio.Event,
     ) -> None:
         self.storage = storage
@@ -125,9 +125,20 @@ class Fetcher:
         job that always hangs cannot pile up threads without bound."""
         return max(0, self.threads.abandoned_count() - self.config.concurrency)
 
+    def slots(self) -> int:
+        """Jobs that may run at once now."""
+        return self.config.concurrency - self.threads_over()
+
     def start_buffered(self) -> None:
-        """Start claimed jobs while slots are free."""
-        self.inflight.start_buffered(self.config.concurrency - self.threads_over(), self._spawn)
+        """Start claimed jobs while slots are free. A job whose attempt the heartbeat took back while it
+        waited runs once that attempt is counted again (one write for all the jobs starting meanwhile):
+        a job that kills its worker at once still counts it."""
+
+        def start(job: Job, uncounted: bool) -> asyncio.Task[None]:
+            gate = self.outcomes.mark_started((job.id, job.lease_token or "")) if uncounted else None
+            return self._spawn(job, gate)
+
+        self.inflight.start_buffered(self.slots(), start)
 
     async def _wait_for_room(self) -> None:
         self.capacity.clear()

@@ -6,8 +6,10 @@ It also sizes the next claim (adaptive prefetch) and decides which jobs the work
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 from ..models import Job
 
@@ -29,6 +31,9 @@ class InFlight:
         self.running: dict[str, tuple[Job, asyncio.Task[None]]] = {}
         #: Jobs whose task the worker cancelled itself (stop, lost lease): their end is no failure.
         self.revoked: set[str] = set()
+        #: Buffered jobs whose attempt was taken back while they waited (counted again as they start).
+        self.uncounted: set[str] = set()
+        self._claimed_at: dict[str, float] = {}  # time.monotonic() of each buffered job's claim
         self.claims = 0  # claim round trips so far
         self._claim_number: dict[str, int] = {}
         self._avg_duration: float | None = None
@@ -65,15 +70,37 @@ class InFlight:
     def add_claimed(self, claimed: list[Job]) -> None:
         """Buffer the jobs of one claim round trip."""
         self.claims += 1
+        now = time.monotonic()
         for job in claimed:
             self._claim_number[job.id] = self.claims
+            self._claimed_at[job.id] = now
         self.buffer.extend(claimed)
 
-    def start_buffered(self, slots: int, spawn: Callable[[Job], asyncio.Task[None]]) -> None:
-        """Start buffered jobs while fewer than ``slots`` run."""
+    def take_back_waiting(self, min_wait: float) -> list[Claim]:
+        """The claims of buffered jobs waiting ``min_wait`` seconds or more whose attempt is still
+        counted: from now on they count as not started (here in memory; the caller writes it)."""
+        oldest = time.monotonic() - min_wait
+        taken: list[Claim] = []
+        for job in self.buffer:
+            if job.id not in self.uncounted and self._claimed_at.get(job.id, oldest) <= oldest:
+                self.uncounted.add(job.id)
+                job.attempts -= 1
+                job.started_at = None
+                taken.append((job.id, job.lease_token or ""))
+        return taken
+
+    def start_buffered(self, slots: int, spawn: Callable[[Job, bool], asyncio.Task[None]]) -> None:
+        """Start buffered jobs while fewer than ``slots`` run: ``spawn(job, uncounted)``, ``uncounted``
+        for a job whose attempt was taken back (counted again here in memory, still to be written)."""
         while self.buffer and len(self.running) < slots:
             job = self.buffer.popleft()
-            self.running[job.id] = (job, spawn(job))
+            self._claimed_at.pop(job.id, None)
+            uncounted = job.id in self.uncounted
+            if uncounted:
+                self.uncounted.discard(job.id)
+                job.attempts += 1
+                job.started_at = datetime.now(timezone.utc)
+            self.running[job.id] = (job, spawn(job, uncounted))
 
     def finished(self, job_id: str) -> None:
         """Forget a job whose task ended."""
@@ -87,6 +114,8 @@ class InFlight:
         for job in self.buffer:
             self._claim_number.pop(job.id, None)
         self.buffer.clear()
+        self.uncounted.clear()
+        self._claimed_at.clear()
         return claims
 
     def revoke(self, job_id: str) -> None:
@@ -120,4 +149,6 @@ class InFlight:
         for job in [j for j in self.buffer if gone(j)]:
             self.buffer.remove(job)
             self._claim_number.pop(job.id, None)
+            self.uncounted.discard(job.id)
+            self._claimed_at.pop(job.id, None)
         return [job_id for job_id, (job, task) in self.running.items() if gone(job) and not task.done()]

@@ -12,13 +12,15 @@ import logging
 from ..storage.base import BaseStorage
 from .config import WorkerConfig
 from .inflight import Claim, InFlight
+from .outcomes import OutcomeBuffer
 from .wakeups import Wakeups, sleep_until
 
 logger = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Renews the leases of this worker's running jobs every ``interval`` seconds."""
+    """Renews the leases of this worker's running jobs every ``interval`` seconds, and takes back the
+    attempt of the claimed jobs that have waited in the buffer since the last beat."""
 
     def __init__(
         self,
@@ -27,11 +29,13 @@ class Heartbeat:
         inflight: InFlight,
         wakeups: Wakeups,
         config: WorkerConfig,
+        outcomes: OutcomeBuffer,
     ) -> None:
         self.storage = storage
         self.worker_id = worker_id
         self.inflight = inflight
         self.wakeups = wakeups
+        self.outcomes = outcomes
         self.interval = config.heartbeat_interval
         self.lease_timeout = config.lease_timeout
 
@@ -53,6 +57,12 @@ class Heartbeat:
                     extra={"action": "job_revoked", "job_id": job_id},
                 )
                 self.inflight.revoke(job_id)
+            # Jobs still waiting in the buffer since the last beat or before: not started, so their
+            # attempt is taken back and a crash returns them uncounted.
+            try:
+                await self.outcomes.take_back_waiting(self.inflight, self.interval)
+            except Exception:
+                logger.exception("Taking back waiting jobs' attempts failed", extra={"action": "heartbeat_failed"})
             await self.wakeups.keep_listening()
 
 

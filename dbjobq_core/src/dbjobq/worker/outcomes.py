@@ -15,6 +15,7 @@ from ..models import Outcome
 from ..storage.base import BaseStorage
 from .backoff import backoff
 from .config import WorkerConfig
+from .inflight import InFlight
 from .stats import WorkerStats
 from .wakeups import sleep_until
 
@@ -38,6 +39,8 @@ class OutcomeBuffer:
         self.flush_interval = config.flush_interval
         self._on_recorded = on_recorded
         self._outcomes: list[Outcome] = []
+        self._started: list[tuple[str, str]] = []  # claims of jobs taken back, now starting
+        self._marked: asyncio.Future[None] | None = None  # done once those starts are written
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()  # a concurrent flush must land before anyone counts on it
 
@@ -50,6 +53,25 @@ class OutcomeBuffer:
         if len(self._outcomes) == 1 or len(self._outcomes) >= self.flush_size:
             self._ready.set()
 
+    async def take_back_waiting(self, inflight: InFlight, min_wait: float) -> None:
+        """Take back the attempts of the jobs waiting in the buffer for ``min_wait`` seconds or more, so
+        that they return uncounted if the worker dies (under the flush lock: a start recorded by
+        :meth:`mark_started` always lands after it)."""
+        async with self._lock:
+            claims = inflight.take_back_waiting(min_wait)
+            if claims:
+                # If this fails the rows keep their attempt: mark_started then finds nothing to change.
+                await self.storage.mark_unstarted(claims)
+
+    def mark_started(self, claim: tuple[str, str]) -> asyncio.Future[None]:
+        """Count again, at once, the attempt of a job taken back while it waited, with the others
+        starting meanwhile; the returned future is done once it is written."""
+        self._started.append(claim)
+        if self._marked is None:
+            self._marked = asyncio.get_running_loop().create_future()
+        self._ready.set()
+        return self._marked
+
     def wake(self) -> None:
         """Let the flush loop see that the worker is closing."""
         self._ready.set()
@@ -61,7 +83,8 @@ class OutcomeBuffer:
             await self._ready.wait()
             if closing.is_set():
                 return
-            if len(self._outcomes) < self.flush_size and await sleep_until(self.flush_interval, closing):
+            wait = not self._started and len(self._outcomes) < self.flush_size  # starts are written at once
+            if wait and await sleep_until(self.flush_interval, closing):
                 return  # a few milliseconds' wait gathers the outcomes of jobs finishing together
             self._ready.clear()
             try:
@@ -85,13 +108,26 @@ class OutcomeBuffer:
         async with self._lock:
             attempts = 5 if final else 1
             for attempt in range(attempts):
-                if not self._outcomes:
+                if not self._outcomes and not self._started:
                     return
                 batch, self._outcomes = self._outcomes, []
+                started, self._started = self._started, []
+                marked, self._marked = self._marked, None
                 try:
+                    if started:
+                        await self.storage.mark_started(started)
+                        if marked is not None:
+                            marked.set_result(None)
+                        started, marked = [], None
                     accepted = await self.storage.record_outcomes(batch)
                 except BaseException:
                     self._outcomes = batch + self._outcomes
+                    self._started = started + self._started
+                    if marked is not None:
+                        if self._marked is not None:  # later starts wait on the same write as these
+                            self._marked.add_done_callback(lambda _f, m=marked: m.done() or m.set_result(None))
+                        else:
+                            self._marked = marked
                     if not final or attempt == attempts - 1:
                         raise
                     await asyncio.sleep(0.2 * (attempt + 1))

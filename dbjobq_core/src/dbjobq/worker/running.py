@@ -52,16 +52,19 @@ class JobRunner:
         """Take the current context as the one every job starts from (called when the worker starts)."""
         self._context = contextvars.copy_context()
 
-    def spawn(self, job: Job) -> asyncio.Task[None]:
-        """Start ``job`` in a task of its own, in a fresh copy of the start-up context."""
+    def spawn(self, job: Job, gate: asyncio.Future[None] | None = None) -> asyncio.Task[None]:
+        """Start ``job`` in a task of its own, in a fresh copy of the start-up context; it runs once
+        ``gate`` (its attempt recorded, for a job claimed ahead) is done."""
         loop = asyncio.get_running_loop()
         # Works on Python 3.10, whose create_task has no context=: the task copies the context current
         # at its creation, here a copy of the start-up context.
-        return self._context.copy().run(loop.create_task, self._execute(job), name=f"dbjobq-job-{job.id}")
+        return self._context.copy().run(loop.create_task, self._execute(job, gate), name=f"dbjobq-job-{job.id}")
 
-    async def _execute(self, job: Job) -> None:
+    async def _execute(self, job: Job, gate: asyncio.Future[None] | None = None) -> None:
         recorded = False
         try:
+            if gate is not None:
+                await asyncio.shield(gate)
             self.stats.started += 1
             if self.hooks:
                 await self.hooks.emit("job_started", job)
