@@ -207,3 +207,11 @@ def reports_progress_sync(data: dict[str, Any]) -> int:
     for n in range(1000):
         current.set_progress(n / 999, "sync")
     return current.attempt
+
+
+@job()
+async def log_then_wait(data: dict[str, Any]) -> str:
+    """Appends ``run`` to the file ``log`` (one line per execution), then waits for the file ``path``."""
+    with open(data["log"], "a") as handle:
+        handle.write("run\n")
+    return await wait_for_file({"path": data["path"]})

@@ -133,3 +133,28 @@ def test_enqueue_unique_key_through_the_orm(dbjobq: str) -> None:
     # The core sees the ORM's key, and the ORM the core's.
     assert asyncio.run(dbjobq_django.get_queue().enqueue("testapp.add", {}, unique_key="invoice-42")) == first
     assert dbjobq_django.enqueue("testapp.add", {}, unique_key="rolled-back") != gone
+
+
+@per_database(transaction=True, only=("postgresql", "mysql"))
+@pytest.mark.parametrize("skew", [60.0, -60.0])
+def test_enqueue_due_time_follows_the_database_clock(dbjobq: str, skew: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A web server whose clock is a minute off: the ORM's rows are stamped and dated by the database."""
+    import time
+
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + skew)
+    now_job = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 2})
+    later_job = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 2}, delay=30)
+    monkeypatch.undo()
+    with connections[dbjobq].cursor() as cursor:
+        cursor.execute("SELECT " + _now_sql(dbjobq))
+        (db_now,) = cursor.fetchone()
+    at_once, delayed = (Job.objects.using(dbjobq).get(id=i) for i in (now_job, later_job))
+    assert abs(at_once.created_at - float(db_now)) < 5 and at_once.execute_at == at_once.created_at
+    assert delayed.execute_at - delayed.created_at == pytest.approx(30, abs=0.01)
+
+
+def _now_sql(alias: str) -> str:
+    if connections[alias].vendor == "postgresql":
+        return "EXTRACT(EPOCH FROM clock_timestamp())"
+    return "UNIX_TIMESTAMP(NOW(6))"

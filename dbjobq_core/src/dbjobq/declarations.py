@@ -20,7 +20,6 @@ import difflib
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -242,7 +241,7 @@ async def sync(
     left and logged as stranded. Operators' schedules are never touched.
     """
     wanted = {d.id: d.schedule() for d in (declared() if declarations is None else declarations)}
-    now = time.time() if now is None else now
+    now = await storage.now() if now is None else now  # the database's clock, as fire_due_schedules uses
     result = SyncResult()
     existing = {s.id: s for s in await storage.list_schedules()}
     for schedule_id, want in wanted.items():

@@ -27,6 +27,7 @@ from .runner import (
     configure_logging,
     run_worker_blocking,
 )
+from .storage.dialects import now_sql
 from .storage.ids import new_token
 from .storage.records import (
     claimed_values,
@@ -72,6 +73,7 @@ __all__ = [
     "mask_url",
     "new_job_row",
     "new_token",
+    "now_sql",
     "one_line",
     "outcome_values",
     "parse_url",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -376,13 +375,18 @@ class JobQueue(ScheduleManagement, QueueControls):
     async def throughput(self, minutes: int = 60, *, now: float | None = None) -> list[tuple[float, int, int]]:
         """Jobs completed and failed in each of the last ``minutes`` minutes, oldest first, as
         (minute start in epoch seconds, completed, failed); the last minute is the current one."""
-        current = int((time.time() if now is None else now) // 60) * 60
+        current = int((await self.storage.now() if now is None else now) // 60) * 60
         first = current - (minutes - 1) * 60
         counts = {(minute, status): n for minute, status, n in await self.storage.finished_per_minute(first)}
         return [
             (float(m), counts.get((m, JobStatus.COMPLETED.value), 0), counts.get((m, JobStatus.FAILED.value), 0))
             for m in range(first, current + 60, 60)
         ]
+
+    async def now(self) -> float:
+        """The clock due times, leases, heartbeats and schedules are judged by, in epoch seconds: the
+        database server's (SQLite: this process's). Compare stored times with it, not ``time.time()``."""
+        return await self.storage.now()
 
     async def list_workers(self) -> list[WorkerInfo]:
         """The registered workers, oldest first (a worker that died without stopping stays listed,

@@ -4,7 +4,6 @@ pending, running ones finish), resume it, and list queues with their state and b
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta, timezone
 
 from .models import QueueInfo
@@ -23,8 +22,9 @@ class QueueControls:
         :meth:`resume_queue`, or until ``until`` (a datetime, a timedelta from now, or epoch seconds)
         passes. Its jobs stay pending; running ones finish. On PostgreSQL workers hear it at once,
         elsewhere within their poll interval."""
-        until_epoch = _epoch(until)
-        if until_epoch is not None and until_epoch <= time.time():
+        now = await self.storage.now()  # the clock workers judge the pause by
+        until_epoch = _epoch(until, now)
+        if until_epoch is not None and until_epoch <= now:
             raise ValueError("until is in the past: give a later time, or no until to pause until resumed")
         await self.storage.set_queue_paused(name, True, until=until_epoch)
         logger.info("Queue %s paused", name, extra={"action": "queue_paused", "queue": name, "until": until_epoch})
@@ -37,7 +37,7 @@ class QueueControls:
     async def list_queues(self) -> list[QueueInfo]:
         """Every queue with jobs or a pause, by name: paused (and until when), pending and running
         counts, and the age in seconds of its oldest due pending job. Cheap on any table size."""
-        now = time.time()
+        now = await self.storage.now()
         controls = await self.storage.queue_controls()
         found: dict[str, QueueInfo] = {}
         for stats in await self.storage.queue_stats(count_cap=0):
@@ -54,12 +54,12 @@ class QueueControls:
         return [found[name] for name in sorted(found)]
 
 
-def _epoch(until: datetime | timedelta | float | None) -> float | None:
-    """``until`` as epoch seconds (a naive datetime is taken as UTC)."""
+def _epoch(until: datetime | timedelta | float | None, now: float) -> float | None:
+    """``until`` as epoch seconds (a naive datetime is taken as UTC; a timedelta counts from ``now``)."""
     if until is None:
         return None
     if isinstance(until, timedelta):
-        return time.time() + until.total_seconds()
+        return now + until.total_seconds()
     if isinstance(until, datetime):
         return (until if until.tzinfo else until.replace(tzinfo=timezone.utc)).timestamp()
     if isinstance(until, bool) or not isinstance(until, (int, float)):

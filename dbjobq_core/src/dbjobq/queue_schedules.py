@@ -3,7 +3,6 @@ those declared in code. :class:`~dbjobq.JobQueue` is assembled from this part an
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from . import declarations as declarations_module
@@ -43,7 +42,7 @@ class ScheduleManagement:
         """
         schedule = await self._require_schedule(schedule_id)
         if schedule.enabled != enabled:
-            now = time.time()
+            now = await self.storage.now()
             if enabled and schedule.next_run <= now:
                 schedule.next_run = scheduling.next_after(schedule, now)
             schedule.enabled = enabled

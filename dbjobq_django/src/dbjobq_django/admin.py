@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,7 +27,7 @@ from django.utils.safestring import SafeString
 from dbjobq import JobNotFoundError, ScheduleNotFoundError
 from dbjobq.integration import progress_text, schedule_row, scheduling
 
-from . import conf
+from . import clock, conf
 from .enqueueing import get_queue
 from .forms import ScheduleForm
 from .models import Job, Schedule, Worker, epoch_to_datetime
@@ -292,7 +291,7 @@ class ScheduleAdmin(DBJobQModelAdmin):
         schedule = form.core_schedule
         assert schedule is not None  # a valid form built it
         database = conf.get_settings().database
-        now = time.time()
+        now = clock.read_db_now(database)  # the clock schedules are fired by
         current = Schedule.objects.using(database).filter(pk=schedule.id).first() if change else None
         if current is not None and (current.schedule_type, current.schedule_expression, current.tz) == (
             schedule.schedule_type, schedule.schedule_expression, schedule.tz

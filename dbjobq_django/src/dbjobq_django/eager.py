@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -26,6 +25,8 @@ from django.db.models import F
 from dbjobq import Job, JobStatus, RunResult
 from dbjobq.integration import claimed_values, eager, job_from_row, new_token, outcome_values
 from dbjobq.storage import Outcome
+
+from . import clock
 
 #: True while a job runs eagerly: Django's worker wrapper must not close the caller's connections.
 running_eagerly: contextvars.ContextVar[bool] = contextvars.ContextVar("dbjobq_running_eagerly", default=False)
@@ -88,7 +89,7 @@ def to_job(row: Any) -> Job:
 def _claim(job_id: str, using: str) -> Job | None:
     from .models import Job as JobRow
 
-    values = claimed_values(eager.worker_id(), new_token(), time.time(), eager.LEASE_TIMEOUT)
+    values = claimed_values(eager.worker_id(), new_token(), clock.db_now(using), eager.LEASE_TIMEOUT)
     with transaction.atomic(using=using):
         rows = JobRow.objects.using(using).filter(id=job_id, status=JobStatus.PENDING.value)
         if not rows.update(attempts=F("attempts") + 1, **values):
@@ -102,7 +103,7 @@ def _record(outcome: Outcome, using: str) -> bool:
     held = JobRow.objects.using(using).filter(
         id=outcome.job_id, lease_token=outcome.lease_token, status=JobStatus.RUNNING.value
     )
-    return bool(held.update(**outcome_values(outcome, time.time())))
+    return bool(held.update(**outcome_values(outcome, clock.db_now(using))))
 
 
 class CallingThread(Executor):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import SynchronousOnlyOperation
 from django.core.signals import setting_changed
+from django.db.models import Value
 from django.dispatch import receiver
 
 from dbjobq import Job as CoreJob
@@ -17,7 +17,7 @@ from dbjobq import JobQueue
 from dbjobq.integration import new_job_row
 from dbjobq.models import EnqueueOptions
 
-from . import conf, eager
+from . import clock, conf, eager
 from .storage import DjangoStorage
 
 if TYPE_CHECKING:
@@ -81,7 +81,11 @@ def enqueue(
     # The core builds the row (registry defaults, JSON payload, due time, id), so a job written by
     # the ORM is indistinguishable from one written by JobQueue.enqueue().
     new = get_queue().prepare_job(func_or_name, data, **options)
-    row = new_job_row(new, time.time())
+    row = new_job_row(new, 0.0)
+    # The database's clock stamps the row and dates a delay, as the core's enqueue does.
+    now = clock.db_now(settings.database)
+    due = new.execute_at if new.execute_at is not None else now + Value(float(new.delay or 0.0))
+    row.update(created_at=now, updated_at=now, execute_at=due)
     if new.unique_key is not None:
         holder = _insert_unique(row, settings.database)
         if holder is not None:

@@ -12,7 +12,6 @@ which the async core, on its own connections, cannot::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from dbjobq import Job, JobStatus, WorkerStats
 from dbjobq.integration import describe_miss
 from dbjobq.integration import registry as job_registry
 
-from . import conf, eager
+from . import clock, conf, eager
 
 __all__ = ["assert_enqueued", "enqueued_jobs", "run_due_jobs"]
 
@@ -73,7 +72,7 @@ def run_due_jobs(*, queues: Sequence[str] | None = None) -> WorkerStats:
     using = conf.get_settings().database
     stats = WorkerStats()
     while True:
-        due = JobRow.objects.using(using).filter(status=JobStatus.PENDING.value, execute_at__lte=time.time())
+        due = JobRow.objects.using(using).filter(status=JobStatus.PENDING.value, execute_at__lte=clock.db_now(using))
         if queues:
             due = due.filter(queue__in=list(queues))
         ids = list(due.order_by("-priority", "execute_at", "id").values_list("id", flat=True))

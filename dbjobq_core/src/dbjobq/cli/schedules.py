@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -105,23 +104,24 @@ def add_schedule(
         kind, expression = ScheduleType.INTERVAL.value, f"{every:g}"
     scheduling.validate(kind, expression)
     scheduling.validate_tz(kind, tz)
-    now = time.time()
     schedule = Schedule(
         id=schedule_id,
         job_type=job_type,
         job_data=data or {},
         schedule_type=kind,
         schedule_expression=expression,
-        next_run=now,
+        next_run=0.0,  # set from the database's clock below
         enabled=not disabled,
         priority=priority,
         max_retries=max_retries,
         queue=queue_name,
         tz=tz,
     )
-    schedule.next_run = scheduling.next_after(schedule, now)
 
     async def work(queue: JobQueue) -> None:
+        now = await queue.now()  # the database's clock, which judges when it is due
+        schedule.next_run = now
+        schedule.next_run = scheduling.next_after(schedule, now)
         await queue.create_schedule(schedule)
 
     state.run(work)
@@ -237,7 +237,8 @@ def update_schedule(
                 setattr(schedule, name, value)
         scheduling.validate_schedule(schedule)
         if (schedule.schedule_type, schedule.schedule_expression, schedule.tz) != timing:
-            schedule.next_run = scheduling.next_after(replace(schedule, next_run=time.time()), time.time())
+            now = await queue.now()
+            schedule.next_run = scheduling.next_after(replace(schedule, next_run=now), now)
         await queue.update_schedule(schedule)
         return schedule
 

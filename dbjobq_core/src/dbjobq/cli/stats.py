@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -22,7 +21,7 @@ COUNT_CAP = 10_000
 
 async def collect_stats(queue: JobQueue) -> dict[str, Any]:
     """Everything ``dbjobq stats`` shows, as a JSON-ready dict."""
-    now = time.time()
+    now = await queue.now()  # the database's clock, which stamped the heartbeats and due times
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = defaultdict(int)
     capped: dict[str, list[str]] = {}

@@ -6,6 +6,7 @@ storage method this class does not declare.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -45,6 +46,11 @@ class BaseStorage(ABC):
     def supports_notifications(self) -> bool:
         """True if :meth:`listen` can push wake-ups for new jobs."""
         return False
+
+    async def now(self) -> float:
+        """The store's clock in epoch seconds: what due times, leases and schedules are judged by
+        (a database server's clock; here, and on SQLite, this process's)."""
+        return time.time()
 
     @abstractmethod
     async def initialize(self) -> None:

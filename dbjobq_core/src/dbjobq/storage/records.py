@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 #: How an undecodable row's ``error`` starts (the shape of an exception line, as ``WorkerLost:`` is).
 UNDECODABLE = "UndecodableJob"
 _MAX_REASON = 200
+#: The columns of a new job that the database's clock fills at insert (see :func:`job_insert_params`).
+CLOCK_COLUMNS = ("created_at", "updated_at", "execute_at")
 
 
 # -- new rows (validated before anything is written) --------------------------------------------
@@ -69,7 +71,28 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
     }
 
 
-def schedule_row(schedule: Schedule, now: float) -> dict[str, Any]:
+def job_insert_params(new: NewJob) -> dict[str, Any]:
+    """The values for inserting ``new`` when the database's clock stamps it: the row of
+    :func:`new_job_row` without :data:`CLOCK_COLUMNS`, plus ``due_at`` (``execute_at`` if the caller
+    chose one, else ``None``) and ``due_delay`` (seconds after the database's now, 0 for at once)."""
+    row = new_job_row(new, 0.0)
+    for name in CLOCK_COLUMNS:
+        del row[name]
+    row["due_at"] = new.execute_at
+    row["due_delay"] = float(new.delay or 0.0)
+    return row
+
+
+def complete_row(params: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """The whole row of :func:`job_insert_params` values, stamped with ``now`` (the database's, read by
+    the caller) where an insert cannot compute it itself (e.g. PostgreSQL's COPY)."""
+    row = {k: v for k, v in params.items() if k not in ("due_at", "due_delay")}
+    due_at = params["due_at"]
+    row.update(created_at=now, updated_at=now, execute_at=due_at if due_at is not None else now + params["due_delay"])
+    return row
+
+
+def schedule_row(schedule: Schedule, now: Any) -> dict[str, Any]:
     """The ``dbjobq_schedules`` columns a create or update writes (validated; ``created_at`` aside);
     adapters that write with their own ORM (Django's admin) build rows with this too."""
     scheduling.validate_schedule(schedule)
@@ -91,8 +114,11 @@ def schedule_row(schedule: Schedule, now: float) -> dict[str, Any]:
     }
 
 
-def claimed_values(worker_id: str, token: str, now: float, lease_timeout: float) -> dict[str, Any]:
-    """The columns a claim sets (beside ``attempts``, which goes up by one as an SQL expression)."""
+def claimed_values(worker_id: str, token: str, now: Any, lease_timeout: float) -> dict[str, Any]:
+    """The columns a claim sets (beside ``attempts``, which goes up by one as an SQL expression).
+
+    ``now`` is epoch seconds, or the database's now as an SQL expression (SQLAlchemy's or Django's),
+    so that the database's clock stamps the row (DESIGN.md "One clock")."""
     return {
         "status": JobStatus.RUNNING.value,
         "worker_id": worker_id,
@@ -103,9 +129,10 @@ def claimed_values(worker_id: str, token: str, now: float, lease_timeout: float)
     }
 
 
-def outcome_values(outcome: Outcome, now: float) -> dict[str, Any]:
+def outcome_values(outcome: Outcome, now: Any) -> dict[str, Any]:
     """The columns that record ``outcome`` on the row still holding its claim: a retry is pending again,
-    due ``retry_in`` seconds from ``now``; a last error stays on the row until another replaces it."""
+    due ``retry_in`` seconds from ``now`` (epoch seconds or the database's now as SQL, as for
+    :func:`claimed_values`); a last error stays on the row until another replaces it."""
     values: dict[str, Any] = {
         "status": outcome.status.value,
         "updated_at": now,
@@ -122,7 +149,7 @@ def outcome_values(outcome: Outcome, now: float) -> dict[str, Any]:
     return values
 
 
-def worker_row(worker_id: str, queues: Sequence[str] | None, concurrency: int, now: float) -> dict[str, Any]:
+def worker_row(worker_id: str, queues: Sequence[str] | None, concurrency: int, now: Any) -> dict[str, Any]:
     """The ``dbjobq_workers`` row of a worker starting in this process."""
     return {
         "id": worker_id,

@@ -4,7 +4,6 @@ release them at shutdown, and recover the jobs of workers that died."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,8 +52,7 @@ class ClaimsSQL:
         """
         if limit <= 0:
             return []
-        now = time.time()
-        claim = Claim(limit, worker_id, new_token(), now, now + lease_timeout, queues, exclude or None)
+        claim = Claim(limit, worker_id, new_token(), lease_timeout, queues, exclude or None)
         claimed: list[Job] = []
         undecodable: list[Outcome] = []
         for row in await self._db.impl.claim(self._db, claim):
@@ -71,7 +69,7 @@ class ClaimsSQL:
     async def claim_job(self, job_id: str, *, worker_id: str, lease_timeout: float) -> Job | None:
         """Claim one pending job by id, whether due or not (eager mode runs it at once); ``None`` if it is
         not pending. Portable: an UPDATE of that one row, then a SELECT, in one transaction."""
-        values = records.claimed_values(worker_id, new_token(), time.time(), lease_timeout)
+        values = records.claimed_values(worker_id, new_token(), self._db.impl.now(), lease_timeout)
         async with self._db.transaction() as conn:
             claimed = await conn.execute(
                 update(jobs)
@@ -101,7 +99,7 @@ class ClaimsSQL:
         """Record outcomes in one transaction, one UPDATE per kind of outcome; return the accepted ids."""
         if not outcomes:
             return set()
-        now = time.time()
+        now = self._db.impl.now()
         groups: dict[tuple[Any, ...], list[Outcome]] = {}
         for outcome in outcomes:
             key = (outcome.status, outcome.result, outcome.error, outcome.retry_in)
@@ -155,13 +153,13 @@ class ClaimsSQL:
         ``started_at``); return the ids still held."""
         if not claims:
             return set()
-        values = {"attempts": jobs.c.attempts + 1, "started_at": time.time()}
+        values = {"attempts": jobs.c.attempts + 1, "started_at": self._db.impl.now()}
         async with self._db.transaction() as conn:
             return await self._update_claimed(conn, claims, values, jobs.c.started_at.is_(None))
 
     async def extend_leases(self, worker_id: str, lease_timeout: float) -> set[str]:
         """Renew the leases of the worker's running jobs and its heartbeat; return the ids it holds."""
-        now = time.time()
+        now = self._db.impl.now()
         mine = and_(jobs.c.worker_id == worker_id, jobs.c.status == _RUNNING)
         async with self._db.transaction() as conn:
             await conn.execute(update(workers).where(workers.c.id == worker_id).values(last_heartbeat=now))
@@ -177,14 +175,17 @@ class ClaimsSQL:
             "worker_id": None,
             "lease_token": None,
             "lease_expires_at": None,
-            "updated_at": time.time(),
+            "updated_at": self._db.impl.now(),
         }
         async with self._db.transaction() as conn:
             return len(await self._update_claimed(conn, claims, values))
 
     async def recover_expired_leases(self) -> tuple[int, int]:
-        """Requeue running jobs whose lease expired (their worker died); fail those out of attempts."""
-        now = time.time()
+        """Requeue running jobs whose lease expired (their worker died); fail those out of attempts.
+
+        Expiry is judged by the database's clock, which also stamped the lease: a worker whose own clock
+        runs ahead cannot take over a lease that its owner is renewing."""
+        now = self._db.impl.now()
         expired = and_(jobs.c.status == RUNNING_SQL, jobs.c.lease_expires_at < now)
         cleared = {"worker_id": None, "lease_token": None, "lease_expires_at": None, "updated_at": now}
         async with self._db.transaction() as conn:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import errors
@@ -50,10 +49,11 @@ class JobsSQL:
         """Insert many jobs (validated first, nothing written if one is bad); their ids in order.
 
         A job whose unique key is held (by a stored job or an earlier one of ``jobs_``) is not written:
-        its place holds the holder's id and is listed in the result's ``duplicates``.
+        its place holds the holder's id and is listed in the result's ``duplicates``. The database's
+        clock stamps them: ``created_at`` and a due time of ``delay`` seconds after its now (the caller's
+        clock plays no part unless it chose an absolute ``execute_at``).
         """
-        now = time.time()
-        rows = [records.new_job_row(new, now) for new in jobs_]
+        rows = [records.job_insert_params(new) for new in jobs_]
         if not rows:
             return EnqueuedIds()
         if any(row["unique_key"] is not None for row in rows):
@@ -63,8 +63,9 @@ class JobsSQL:
                 return await unique_keys.insert_keyed(self._db.impl, conn, rows)
         if connection is not None:
             # The caller's AsyncConnection or AsyncSession: the jobs commit or roll back with it.
+            stmt = self._db.impl.insert_jobs_statement()
             for start in range(0, len(rows), INSERT_BATCH_SIZE):
-                await connection.execute(insert(jobs), rows[start : start + INSERT_BATCH_SIZE])
+                await connection.execute(stmt, rows[start : start + INSERT_BATCH_SIZE])
         else:
             await self._db.impl.insert_jobs(self._db, rows)
         return EnqueuedIds([row["id"] for row in rows])
@@ -111,7 +112,7 @@ class JobsSQL:
         """How many jobs completed or failed in the last ``within`` seconds."""
         stmt = select(func.count()).where(
             jobs.c.status.in_([JobStatus.COMPLETED.value, JobStatus.FAILED.value]),
-            jobs.c.finished_at >= time.time() - within,
+            jobs.c.finished_at >= self._db.impl.now() - within,
         )
         async with self._db.transaction() as conn:
             return int((await conn.execute(stmt)).scalar() or 0)
@@ -120,15 +121,16 @@ class JobsSQL:
         self, queues: Sequence[str] | None = None, *, exclude: Sequence[str] | None = None
     ) -> float | None:
         """Seconds until the soonest pending job (in ``queues``, not in ``exclude``) falls due (0 or less:
-        due now), or ``None``."""
-        stmt = select(func.min(jobs.c.execute_at)).where(jobs.c.status == PENDING_SQL)
+        due now), or ``None``; by the database's clock, so a worker's own clock does not make it wait too
+        long or spin."""
+        stmt = select(func.min(jobs.c.execute_at) - self._db.impl.now()).where(jobs.c.status == PENDING_SQL)
         if queues:
             stmt = stmt.where(jobs.c.queue.in_(list(queues)))
         if exclude:
             stmt = stmt.where(jobs.c.queue.not_in(list(exclude)))
         async with self._db.transaction() as conn:
             due = (await conn.execute(stmt)).scalar()
-        return None if due is None else float(due) - time.time()
+        return None if due is None else float(due)
 
     # -- managing -----------------------------------------------------------------------------
     async def cancel_job(self, job_id: str) -> bool:
@@ -136,7 +138,7 @@ class JobsSQL:
         stmt = (
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status.in_(sorted(_CANCELLABLE)))
-            .values(**_cancelled_values(time.time()))
+            .values(**_cancelled_values(self._db.impl.now()))
         )
         async with self._db.transaction() as conn:
             return bool((await conn.execute(stmt)).rowcount)
@@ -146,7 +148,7 @@ class JobsSQL:
         stmt = (
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.FAILED.value, JobStatus.CANCELLED.value]))
-            .values(**_retried_values(time.time()))
+            .values(**_retried_values(self._db.impl.now()))
         )
         with _unique_key_held(f"Job {job_id} cannot be retried"):
             async with self._db.transaction() as conn:
@@ -180,7 +182,7 @@ class JobsSQL:
             raise ValueError("Only failed or cancelled jobs can be retried: give status failed and/or cancelled")
         with _unique_key_held("The jobs cannot all be retried"):
             return await self._update_matching(
-                job_filters(wanted, queue, job_type, older_than), _retried_values, batch_size
+                job_filters(wanted, queue, job_type, older_than, now=self._db.impl.now()), _retried_values, batch_size
             )
 
     async def cancel_matching(
@@ -198,11 +200,11 @@ class JobsSQL:
         if not set(wanted) <= _CANCELLABLE:
             raise ValueError("Only pending or running jobs can be cancelled: give status pending and/or running")
         return await self._update_matching(
-            job_filters(wanted, queue, job_type, older_than), _cancelled_values, batch_size
+            job_filters(wanted, queue, job_type, older_than, now=self._db.impl.now()), _cancelled_values, batch_size
         )
 
     async def _update_matching(
-        self, filters: list[Any], values: Callable[[float], dict[str, Any]], batch_size: int
+        self, filters: list[Any], values: Callable[[Any], dict[str, Any]], batch_size: int
     ) -> int:
         """Apply ``values(now)`` to every job matching ``filters``, ``batch_size`` rows per transaction.
 
@@ -216,7 +218,7 @@ class JobsSQL:
             async with self._db.transaction() as conn:
                 ids = list((await conn.execute(select(jobs.c.id).where(*filters).limit(batch_size))).scalars().all())
                 if ids:
-                    stmt = update(jobs).where(jobs.c.id.in_(ids), *filters).values(**values(time.time()))
+                    stmt = update(jobs).where(jobs.c.id.in_(ids), *filters).values(**values(self._db.impl.now()))
                     total += (await conn.execute(stmt)).rowcount
             if len(ids) < batch_size:
                 return total
@@ -237,7 +239,7 @@ class JobsSQL:
         wanted = [JobStatus.parse(s) for s in statuses]
         if any(s not in FINISHED_STATUSES for s in wanted):
             raise ValueError("Only finished jobs (completed, failed, cancelled) can be purged")
-        cutoff = time.time() - older_than
+        cutoff = self._db.impl.now() - older_than  # the database's clock, as it stamped finished_at
         old = (jobs.c.status.in_([s.value for s in wanted]), jobs.c.finished_at < cutoff)
         if dry_run:
             async with self._db.transaction() as conn:
@@ -270,7 +272,7 @@ def _unique_key_held(what: str) -> Iterator[None]:
         ) from exc
 
 
-def _retried_values(now: float) -> dict[str, Any]:
+def _retried_values(now: Any) -> dict[str, Any]:
     """A retried job: pending, due now, with fresh attempts (its last error stays until it runs)."""
     return {
         "status": JobStatus.PENDING.value,
@@ -283,7 +285,7 @@ def _retried_values(now: float) -> dict[str, Any]:
     }
 
 
-def _cancelled_values(now: float) -> dict[str, Any]:
+def _cancelled_values(now: Any) -> dict[str, Any]:
     """A cancelled job: finished, its claim revoked so that a running worker's late outcome is rejected."""
     return {
         "status": JobStatus.CANCELLED.value,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,7 +22,7 @@ class QueuesSQL:
         """
         if not name or len(name) > 64:
             raise ValueError("queue must be a non-empty string of at most 64 characters")
-        values = {"paused": paused, "paused_until": until if paused else None, "updated_at": time.time()}
+        values = {"paused": paused, "paused_until": until if paused else None, "updated_at": self._db.impl.now()}
         for attempt in range(2):
             try:
                 async with self._db.transaction() as conn:
@@ -45,7 +43,7 @@ class QueuesSQL:
 
     async def paused_queues(self) -> set[str]:
         """The queues paused now: paused, and either until resumed or until a time still ahead."""
-        now = time.time()
+        now = self._db.impl.now()  # the database's clock, as for due times
         stmt = select(queues.c.name).where(
             queues.c.paused, or_(queues.c.paused_until.is_(None), queues.c.paused_until > now)
         )

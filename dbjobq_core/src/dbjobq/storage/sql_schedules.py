@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Double, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import errors, scheduling
@@ -25,7 +24,7 @@ class SchedulesSQL:
 
     async def create_schedule(self, schedule: Schedule) -> None:
         """Insert a schedule after validating it; nothing is written if it is invalid or taken."""
-        row = records.schedule_row(schedule, time.time())
+        row = records.schedule_row(schedule, self._db.impl.now())
         async with self._db.transaction() as conn:
             try:
                 await conn.execute(insert(schedules).values(created_at=row["updated_at"], **row))
@@ -52,7 +51,7 @@ class SchedulesSQL:
     async def update_schedule(self, schedule: Schedule, *, if_updated_at: float | None = None) -> bool:
         """Replace a schedule's fields (validated first); raises ``ScheduleNotFoundError``. With
         ``if_updated_at``, only if the row is unchanged since it was read: False otherwise (compare-and-set)."""
-        row = records.schedule_row(schedule, time.time())
+        row = records.schedule_row(schedule, self._db.impl.now())
         stmt = update(schedules).where(schedules.c.id == schedule.id).values(**row)
         if if_updated_at is not None:
             stmt = stmt.where(schedules.c.updated_at == if_updated_at)
@@ -67,7 +66,7 @@ class SchedulesSQL:
         stmt = (
             update(schedules)
             .where(schedules.c.id == schedule_id)
-            .values(next_run=next_run, last_run=last_run, updated_at=time.time())
+            .values(next_run=next_run, last_run=last_run, updated_at=self._db.impl.now())
         )
         async with self._db.transaction() as conn:
             result = await conn.execute(stmt)
@@ -89,13 +88,20 @@ class SchedulesSQL:
         still before the new value) in the same transaction as the job's insert: of several workers
         that read the same due schedule, exactly one sees its UPDATE match and inserts the job. A
         schedule whose row cannot be decoded is disabled (logged) and the others fire.
+
+        "Due" is judged by the database's clock (``now`` overrides it, for tests): the due rows are read
+        with the database's now, and that value (not this process's clock) is the fire time, the next
+        run's starting point and the job's stamps, so no worker fires early whatever its own clock says.
         """
-        now = time.time() if now is None else now
-        due = select(schedules).where(schedules.c.enabled.is_(True), schedules.c.next_run <= now)
+        clock = self._db.impl.now() if now is None else literal(now, Double)
+        due = select(schedules, clock.label("db_now")).where(
+            schedules.c.enabled.is_(True), schedules.c.next_run <= clock
+        )
         async with self._db.transaction() as conn:
             rows = (await conn.execute(due)).mappings().all()
         fired: list[str] = []
         for row in rows:
+            now = float(row["db_now"])
             schedule, problem = records.decode_schedule(row)
             if problem is not None:
                 await self._disable_undecodable(schedule.id, problem)
@@ -147,5 +153,7 @@ class SchedulesSQL:
         )
         async with self._db.transaction() as conn:
             await conn.execute(
-                update(schedules).where(schedules.c.id == schedule_id).values(enabled=False, updated_at=time.time())
+                update(schedules)
+                .where(schedules.c.id == schedule_id)
+                .values(enabled=False, updated_at=self._db.impl.now())
             )

@@ -4,7 +4,6 @@ counts, pages of job summaries and throughput, each bounded by an index whatever
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,8 @@ def job_filters(
     queue: str | None,
     job_type: str | None,
     older_than: float | None = None,
+    *,
+    now: ColumnElement[float] | None = None,
 ) -> list[ColumnElement[bool]]:
     """The WHERE conditions for jobs of ``status`` (one or several), on ``queue``, of ``job_type``,
     created more than ``older_than`` seconds ago (each optional)."""
@@ -39,7 +40,9 @@ def job_filters(
     if older_than is not None:
         if not math.isfinite(older_than) or older_than < 0:
             raise ValueError("older_than must be a non-negative number of seconds")
-        found.append(jobs.c.created_at < time.time() - older_than)
+        if now is None:
+            raise TypeError("job_filters(older_than=…) needs the database's now (impl.now())")
+        found.append(jobs.c.created_at < now - older_than)
     return found
 
 
@@ -64,7 +67,7 @@ class ViewsSQL:
         ``count_cap`` and is then marked capped, so the cost stays bounded however many finished
         jobs the table keeps.
         """
-        now = time.time()
+        now = self._db.impl.now()
         async with self._db.transaction() as conn:
             names = list((await conn.execute(self._db.impl.queue_names())).scalars().all())
             found: list[QueueStats] = []
@@ -107,7 +110,11 @@ class ViewsSQL:
         older_than: float | None = None,
     ) -> int:
         """How many jobs match every given filter (``older_than``: created more than that many seconds ago)."""
-        stmt = select(func.count()).select_from(jobs).where(*job_filters(status, queue, job_type, older_than))
+        stmt = (
+            select(func.count())
+            .select_from(jobs)
+            .where(*job_filters(status, queue, job_type, older_than, now=self._db.impl.now()))
+        )
         async with self._db.transaction() as conn:
             return int((await conn.execute(stmt)).scalar() or 0)
 

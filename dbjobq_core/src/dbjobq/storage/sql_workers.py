@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select
@@ -20,7 +19,7 @@ class WorkersSQL:
 
     async def register_worker(self, worker_id: str, *, queues: Sequence[str] | None, concurrency: int) -> None:
         """Record a live worker (replacing a stale row with the same id)."""
-        row = records.worker_row(worker_id, queues, concurrency, time.time())
+        row = records.worker_row(worker_id, queues, concurrency, self._db.impl.now())
         async with self._db.transaction() as conn:
             await conn.execute(delete(workers).where(workers.c.id == worker_id))
             await conn.execute(insert(workers).values(**row))
@@ -38,6 +37,6 @@ class WorkersSQL:
 
     async def prune_workers(self, older_than: float) -> int:
         """Forget workers silent for more than ``older_than`` seconds."""
-        stmt = delete(workers).where(workers.c.last_heartbeat < time.time() - older_than)
+        stmt = delete(workers).where(workers.c.last_heartbeat < self._db.impl.now() - older_than)
         async with self._db.transaction() as conn:
             return int((await conn.execute(stmt)).rowcount)

@@ -123,6 +123,12 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, 
                     found = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar()
                 stored = max(stored, int(found or 0))
 
+    async def now(self) -> float:
+        """The database's clock in epoch seconds (SQLite: this process's), read in one round trip: for
+        what must be computed in Python from the database's now (a cron schedule's next run)."""
+        async with self._db.transaction() as conn:
+            return float((await conn.execute(select(self._db.impl.now()))).scalar_one())
+
     async def close(self) -> None:
         """Close every connection. The storage refuses use afterwards."""
         await self._db.close()

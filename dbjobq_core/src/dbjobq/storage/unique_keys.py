@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from .. import errors
 from ..models import EnqueuedIds
@@ -30,8 +30,9 @@ _ATTEMPTS = 5
 
 
 async def insert_keyed(impl: DefaultImpl, conn: Any, rows: Sequence[Mapping[str, Any]]) -> EnqueuedIds:
-    """Insert ``rows`` on ``conn`` (an ``AsyncConnection`` or ``AsyncSession``, in its transaction);
-    keyed rows one by one in a savepoint each, the others in bulk. The ids in order, with duplicates."""
+    """Insert ``rows`` (:func:`.records.job_insert_params`, stamped by the database's clock) on ``conn``
+    (an ``AsyncConnection`` or ``AsyncSession``, in its transaction); keyed rows one by one in a
+    savepoint each, the others in bulk. The ids in order, with duplicates."""
     ids: list[str] = []
     duplicates: set[int] = set()
     seen: dict[str, str] = {}
@@ -57,14 +58,15 @@ async def insert_keyed(impl: DefaultImpl, conn: Any, rows: Sequence[Mapping[str,
                     extra={"action": "enqueue_duplicate", "job_id": holder},
                 )
     for start in range(0, len(plain), INSERT_BATCH_SIZE):
-        await conn.execute(insert(jobs), list(plain[start : start + INSERT_BATCH_SIZE]))
+        await conn.execute(impl.insert_jobs_statement(), list(plain[start : start + INSERT_BATCH_SIZE]))
     return EnqueuedIds(ids, frozenset(duplicates))
 
 
 async def _insert_or_find_holder(impl: DefaultImpl, conn: Any, row: Mapping[str, Any]) -> str | None:
     """Insert ``row``; ``None`` if it was added, else the id of the job holding its key."""
+    stamped = impl.clock_stamped(row)
     for _ in range(_ATTEMPTS):
-        if await impl.insert_unique(conn, row):
+        if await impl.insert_unique(conn, stamped):
             return None
         held = impl.unique_key_held(row["unique_key"])
         holder = (await conn.execute(select(jobs.c.id).where(held).limit(1))).scalar()

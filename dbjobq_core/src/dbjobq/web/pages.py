@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +58,7 @@ async def overview_live(ctx: Context) -> WebResponse:
 
 async def _live(ctx: Context) -> dict[str, Any]:
     queue = ctx.queue
-    now = time.time()
+    now = await ctx.queue.now()
     stats = await queue.queue_stats(ctx.dashboard.count_cap)
     workers = await queue.list_workers()
     totals = {status: sum(s.counts.get(status, 0) for s in stats) for status in STATUSES}
@@ -112,7 +111,7 @@ async def jobs(ctx: Context) -> WebResponse:
         newer_url=ctx.url("/jobs", after=found[0].id, **filters) if has_newer and found else None,
         older_url=ctx.url("/jobs", before=found[-1].id, **filters) if has_older and found else None,
         retry_all_url=ctx.url("/jobs/retry-failed", queue=queue_name, type=job_type) if status == "failed" else None,
-        now=time.time(),
+        now=await ctx.queue.now(),
     )
 
 
@@ -136,7 +135,7 @@ async def job(ctx: Context) -> WebResponse:
         "job.html",
         active="jobs",
         job=found,
-        now=time.time(),
+        now=await ctx.queue.now(),
         can_retry=found.status in (JobStatus.FAILED, JobStatus.CANCELLED),
         can_cancel=found.status in (JobStatus.PENDING, JobStatus.RUNNING),
         can_delete=found.status in FINISHED_STATUSES,
@@ -145,12 +144,13 @@ async def job(ctx: Context) -> WebResponse:
 
 async def schedules(ctx: Context) -> WebResponse:
     """Every schedule with its next and last run, and Enable/Disable, Run now, Delete."""
-    return ctx.page("schedules.html", active="schedules", schedules=await ctx.queue.list_schedules(), now=time.time())
+    found = await ctx.queue.list_schedules()
+    return ctx.page("schedules.html", active="schedules", schedules=found, now=await ctx.queue.now())
 
 
 async def workers(ctx: Context) -> WebResponse:
     """Registered workers: host, pid, queues, concurrency, last heartbeat, and the jobs they run."""
-    now = time.time()
+    now = await ctx.queue.now()
     running: dict[str, list[Any]] = {}
     for found in await ctx.queue.page_jobs(JobStatus.RUNNING, limit=1000):
         running.setdefault(found.worker_id or "", []).append(found)
@@ -166,6 +166,6 @@ async def queues(ctx: Context) -> WebResponse:
     stats: list[QueueStats] = await ctx.queue.queue_stats(ctx.dashboard.count_cap)
     paused = await controls.paused_queues(ctx.queue)
     return ctx.page(
-        "queues.html", active="queues", stats=stats, now=time.time(),
+        "queues.html", active="queues", stats=stats, now=await ctx.queue.now(),
         controls=controls.available(ctx.queue), paused=paused,
     )

@@ -111,7 +111,7 @@ async def aschedule_task(
     if existing is not None and same_rhythm:
         schedule.next_run, schedule.last_run = existing.next_run, existing.last_run  # keep its rhythm
     else:
-        schedule.next_run = scheduling.next_after(schedule, time.time())
+        schedule.next_run = scheduling.next_after(schedule, await storage.now())  # the database's clock
     if existing is None:
         try:
             await storage.create_schedule(schedule)

@@ -14,7 +14,22 @@ from sqlalchemy.engine import URL
 
 from .default import Claim, DefaultImpl
 
-__all__ = ["Claim", "DefaultImpl", "impl_for"]
+__all__ = ["Claim", "DefaultImpl", "impl_for", "now_sql"]
+
+
+def now_sql(backend: str) -> str | None:
+    """The SQL for the server's "now" in epoch seconds on ``backend`` (SQLAlchemy's backend name or
+    Django's vendor), or ``None`` where the process's clock is used (SQLite): for rows written by
+    another layer (Django's ORM) that must be stamped by the same clock as the core's."""
+    if backend == "postgresql":
+        from .postgresql import NOW_SQL  # imports asyncpg
+
+        return NOW_SQL
+    if backend in ("mysql", "mariadb"):
+        from .mysql import NOW_SQL as MYSQL_NOW_SQL
+
+        return MYSQL_NOW_SQL
+    return None
 
 
 def impl_for(url: URL, engine_options: Mapping[str, Any]) -> DefaultImpl:

@@ -7,11 +7,26 @@ differs. The code here chooses by capability (SQLAlchemy's ``dialect.update_retu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import ColumnElement, Select, TextualSelect, and_, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Insert,
+    Select,
+    TextualSelect,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -32,30 +47,29 @@ CLAIM_ORDER = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
 @dataclass(frozen=True)
 class Claim:
     """One claim round: up to ``limit`` due jobs (of ``queues``, if given, none of ``exclude``: the paused
-    queues) for ``worker_id`` under ``token``."""
+    queues) for ``worker_id`` under ``token``, leased for ``lease_timeout`` seconds of the database's clock."""
 
     limit: int
     worker_id: str
     token: str
-    now: float
-    lease_expires_at: float
+    lease_timeout: float
     queues: Sequence[str] | None = None
     exclude: Sequence[str] | None = None
 
-    def values(self) -> dict[str, Any]:
-        """The columns a claim sets (besides ``attempts``, which goes up by one)."""
+    def values(self, now: ColumnElement[float] | float) -> dict[str, Any]:
+        """The columns a claim sets at ``now`` (besides ``attempts``, which goes up by one)."""
         return {
             "status": "running",
             "worker_id": self.worker_id,
             "lease_token": self.token,
-            "lease_expires_at": self.lease_expires_at,
-            "started_at": self.now,
-            "updated_at": self.now,
+            "lease_expires_at": now + self.lease_timeout,
+            "started_at": now,
+            "updated_at": now,
         }
 
 
 def due_pending(
-    now: float, queues: Sequence[str] | None, exclude: Sequence[str] | None = None
+    now: ColumnElement[float] | float, queues: Sequence[str] | None, exclude: Sequence[str] | None = None
 ) -> ColumnElement[bool]:
     """Pending jobs due at ``now`` (on ``queues``, not on ``exclude``): the claim query's condition."""
     due = and_(jobs.c.status == PENDING_SQL, jobs.c.execute_at <= now)
@@ -88,6 +102,32 @@ class DefaultImpl:
         """DBJobQ's engine defaults for this database."""
         return {"pool_size": 10, "max_overflow": 10}
 
+    # -- the clock ----------------------------------------------------------------------------
+    def now(self) -> ColumnElement[float]:
+        """The database's now in epoch seconds, as SQL: every due time, lease and cut-off is judged by it.
+
+        A server database answers with its own clock (one clock for every process, whatever theirs
+        say: DESIGN.md "One clock"); here, the default and SQLite, it is this process's clock, read
+        when the statement is built.
+        """
+        return literal(time.time(), Double)
+
+    def insert_jobs_statement(self) -> Insert:
+        """The INSERT of new jobs (rows from :func:`..records.job_insert_params`): ``created_at`` and
+        ``updated_at`` are the database's now, ``execute_at`` the given ``due_at`` or now + ``due_delay``."""
+        now = self.now()
+        due = func.coalesce(bindparam("due_at", type_=Double), now + bindparam("due_delay", type_=Double))
+        return insert(jobs).values(created_at=now, updated_at=now, execute_at=due)
+
+    def clock_stamped(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One new job's row from :func:`..records.job_insert_params` values, its clock columns as SQL
+        (as :meth:`insert_jobs_statement` computes them), for a single-row INSERT."""
+        row = {k: v for k, v in params.items() if k not in ("due_at", "due_delay")}
+        now = self.now()
+        due = params["due_at"] if params["due_at"] is not None else now + float(params["due_delay"])
+        row.update(created_at=now, updated_at=now, execute_at=due)
+        return row
+
     # -- life cycle ---------------------------------------------------------------------------
     def check_before_connecting(self) -> None:
         """Raise ``StorageError`` for a problem the database itself would report poorly."""
@@ -110,10 +150,11 @@ class DefaultImpl:
 
     # -- the hot path -------------------------------------------------------------------------
     async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert new job rows, one INSERT per :data:`INSERT_BATCH_SIZE` rows."""
+        """Insert new jobs (:func:`..records.job_insert_params`), one INSERT per :data:`INSERT_BATCH_SIZE` rows."""
+        stmt = self.insert_jobs_statement()
         async with db.write(single_statement=len(rows) == 1) as conn:
             for start in range(0, len(rows), INSERT_BATCH_SIZE):
-                await conn.execute(insert(jobs), list(rows[start : start + INSERT_BATCH_SIZE]))
+                await conn.execute(stmt, list(rows[start : start + INSERT_BATCH_SIZE]))
 
     async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
         """Mark up to ``claim.limit`` due jobs running; return their rows (as updated), in any order.
@@ -122,40 +163,45 @@ class DefaultImpl:
         the database has row locks). Without it (MySQL, MariaDB, which also refuse LIMIT in an IN
         subquery): lock the rows with SKIP LOCKED, then update them, in one transaction.
         """
-        values = claim.values()
+        now = self.now()
         if db.engine.dialect.update_returning:
             stmt = (
                 update(jobs)
-                .where(jobs.c.id.in_(self.claim_candidates(claim)))
-                .values(attempts=jobs.c.attempts + 1, **values)
+                .where(jobs.c.id.in_(self.claim_candidates(claim, now)))
+                .values(attempts=jobs.c.attempts + 1, **claim.values(now))
                 .returning(*jobs.c)
             )
             async with db.write(single_statement=True) as conn:
                 return (await conn.execute(stmt)).mappings().all()
+        # The locking SELECT also reads the database's now, so the UPDATE stamps the same instant the
+        # due check used, and the rows returned carry it without another round trip.
         locked = (
-            select(jobs)
-            .where(due_pending(claim.now, claim.queues, claim.exclude))
+            select(jobs, now.label("db_now"))
+            .where(due_pending(now, claim.queues, claim.exclude))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)
         )
         async with db.transaction() as conn:
             rows = [dict(r) for r in (await conn.execute(locked)).mappings().all()]
-            if rows:
-                await conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_([r["id"] for r in rows]))
-                    .values(attempts=jobs.c.attempts + 1, **values)
-                )
+            if not rows:
+                return []
+            values = claim.values(float(rows[0].pop("db_now")))
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_([r["id"] for r in rows]))
+                .values(attempts=jobs.c.attempts + 1, **values)
+            )
         for row in rows:
+            row.pop("db_now", None)
             row.update(values, attempts=row["attempts"] + 1)
         return rows
 
-    def claim_candidates(self, claim: Claim) -> Select[Any] | TextualSelect:
-        """The ids to claim, in claim order, locked and skipping rows other claimers hold."""
+    def claim_candidates(self, claim: Claim, now: ColumnElement[float]) -> Select[Any] | TextualSelect:
+        """The ids to claim (due at ``now``), in claim order, locked and skipping rows other claimers hold."""
         return (
             select(jobs.c.id)
-            .where(due_pending(claim.now, claim.queues, claim.exclude))
+            .where(due_pending(now, claim.queues, claim.exclude))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)
@@ -166,7 +212,7 @@ class DefaultImpl:
         False if the key is held. Here in a savepoint: a violation undoes only this row."""
         try:
             async with conn.begin_nested():
-                await conn.execute(insert(jobs), [dict(row)])
+                await conn.execute(insert(jobs).values(**row))
         except IntegrityError:
             return False
         return True

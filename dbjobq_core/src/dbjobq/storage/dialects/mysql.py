@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, literal_column, select
+from sqlalchemy import ColumnElement, Double, Select, literal_column, select
 
 from ..schema import jobs
 from .default import DefaultImpl
+
+# The server's clock at the start of the statement (UTC_TIMESTAMP, like NOW, is fixed for the whole
+# statement: every row and column of one statement sees one instant, and the due check agrees with the
+# stamps). Counted from the epoch as a plain DATETIME difference, so the session's time zone and its
+# daylight-saving jumps play no part (UNIX_TIMESTAMP(NOW()) converts through the session zone).
+NOW_SQL = "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) / 1e6)"
 
 
 class MySQLImpl(DefaultImpl):
@@ -23,6 +29,10 @@ class MySQLImpl(DefaultImpl):
         """READ COMMITTED avoids InnoDB gap locks between concurrent claimers; connections are recycled
         before the server's ``wait_timeout`` closes them."""
         return {"isolation_level": "READ COMMITTED", "pool_recycle": 3600, "pool_size": 10, "max_overflow": 10}
+
+    def now(self) -> ColumnElement[float]:
+        """The server's clock (see :data:`NOW_SQL`)."""
+        return literal_column(NOW_SQL, Double)
 
     def unique_key_held(self, key: str) -> ColumnElement[bool]:
         """Through the generated column the unique index is built on (it holds only held keys)."""

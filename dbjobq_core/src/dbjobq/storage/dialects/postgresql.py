@@ -25,46 +25,58 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, Double, literal_column, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from ..database import Database, wrap_driver_errors
+from ..records import CLOCK_COLUMNS, complete_row
 from ..schema import NOTIFY_CHANNEL, UNIQUE_KEY_INDEX, jobs
 from .default import Claim, DefaultImpl
 
 logger = logging.getLogger(__name__)
 
+# The server's clock at the start of the statement. statement_timestamp(), not now() (the start of the
+# transaction: a caller's long transaction would stamp its jobs early) nor clock_timestamp() (it moves
+# while one statement runs, so a claim's due check and its stamps, or created_at and updated_at, would
+# disagree by microseconds). Double precision, as the columns are: the claim index compares as is.
+NOW_SQL = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) AS DOUBLE PRECISION)"
+
 _COLUMNS: tuple[str, ...] = tuple(column.name for column in jobs.c)
+# What a single INSERT binds: every column but the clock's, then the due time or delay (see records).
+_BOUND: tuple[str, ...] = tuple(name for name in _COLUMNS if name not in CLOCK_COLUMNS)
 _INSERT_SQL = (
-    f"INSERT INTO {jobs.name} ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_COLUMNS) + 1))})"
+    f"INSERT INTO {jobs.name} ({', '.join(_BOUND)}, created_at, updated_at, execute_at) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_BOUND) + 1))}, {NOW_SQL}, {NOW_SQL}, "
+    f"COALESCE(${len(_BOUND) + 1}::float8, {NOW_SQL} + ${len(_BOUND) + 2}::float8))"
 )
 # Claim: lock the first due pending rows in the claim index's order, skipping rows other claimers
 # hold, and mark them running in the same statement. 'pending' and 'running' are literals so the
 # generic plan of the prepared statement can use the partial index (WHERE status = 'pending').
+# statement_timestamp() is stable, so the generic plan still uses the index for execute_at <= now.
 _CLAIM_TEMPLATE = f"""
 UPDATE {jobs.name} SET status = 'running', attempts = attempts + 1, worker_id = $1, lease_token = $2,
-    lease_expires_at = $3, started_at = $4, updated_at = $4
+    lease_expires_at = {NOW_SQL} + $3, started_at = {NOW_SQL}, updated_at = {NOW_SQL}
 WHERE id IN (
     SELECT id FROM {jobs.name}
-    WHERE status = 'pending' AND execute_at <= $4 {{queue_filter}}
+    WHERE status = 'pending' AND execute_at <= {NOW_SQL} {{queue_filter}}
     ORDER BY priority DESC, execute_at, id
-    LIMIT $5
+    LIMIT $4
     FOR UPDATE SKIP LOCKED
 )
-RETURNING {', '.join(_COLUMNS)}
+RETURNING {", ".join(_COLUMNS)}
 """
-#: The claim statement: $1 worker id, $2 claim token, $3 lease expiry, $4 now, $5 limit (and $6 queues,
-#: $7 paused queues to skip).
+#: The claim statement: $1 worker id, $2 claim token, $3 lease timeout (seconds), $4 limit (and $5 queues,
+#: $6 paused queues to skip).
 CLAIM_SQL = _CLAIM_TEMPLATE.format(queue_filter="")
-CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($6::varchar[])")
+CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($5::varchar[])")
 CLAIM_FILTERED_SQL = _CLAIM_TEMPLATE.format(
-    queue_filter="AND ($6::varchar[] IS NULL OR queue = ANY($6::varchar[])) AND queue <> ALL($7::varchar[])"
+    queue_filter="AND ($5::varchar[] IS NULL OR queue = ANY($5::varchar[])) AND queue <> ALL($6::varchar[])"
 )
 #: Payload of the NOTIFY that tells workers a queue was paused or resumed (new jobs notify with '').
 QUEUES_PAYLOAD = "queues"
+_NOW_QUERY = f"SELECT {NOW_SQL}"
 
 # SQLAlchemy's asyncpg adapter takes these connect arguments itself; asyncpg.connect() does not.
 _ADAPTER_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
@@ -94,6 +106,10 @@ class PostgresqlImpl(DefaultImpl):
                 pooled=not isinstance(engine.sync_engine.pool, NullPool),
             )
         return self._fastpath
+
+    def now(self) -> ColumnElement[float]:
+        """The server's clock (see :data:`NOW_SQL`)."""
+        return literal_column(NOW_SQL, Double)
 
     async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
         """A prepared INSERT for one row, binary COPY for several."""
@@ -185,19 +201,23 @@ class FastPath:
                     await connection.close()
 
     async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert job rows (every column of ``dbjobq_jobs``): one prepared INSERT, or one COPY for several."""
-        records = [tuple(row[name] for name in _COLUMNS) for row in rows]
+        """Insert new jobs (:func:`..records.job_insert_params`): one prepared INSERT stamped by the server's
+        clock, or, for several, one COPY of rows stamped with the server's now read in its transaction."""
         async with self._connection() as connection:
-            if len(records) == 1:
-                await connection.execute(_INSERT_SQL, *records[0])
-            else:
-                # COPY fires the statement-level NOTIFY trigger like an INSERT does.
-                async with connection.transaction():
-                    await connection.copy_records_to_table(jobs.name, records=records, columns=_COLUMNS)
+            if len(rows) == 1:
+                row = rows[0]
+                await connection.execute(_INSERT_SQL, *(row[name] for name in _BOUND), row["due_at"], row["due_delay"])
+                return
+            # COPY fires the statement-level NOTIFY trigger like an INSERT does. It takes values only, so
+            # the server's now is read first (one round trip per batch, none per job).
+            async with connection.transaction():
+                now = float(await connection.fetchval(_NOW_QUERY))
+                records = [tuple(complete_row(row, now)[name] for name in _COLUMNS) for row in rows]
+                await connection.copy_records_to_table(jobs.name, records=records, columns=_COLUMNS)
 
     async def claim(self, claim: Claim) -> list[asyncpg.Record]:
         """Claim up to ``claim.limit`` due jobs in one autocommitted statement; the claimed rows."""
-        args: list[Any] = [claim.worker_id, claim.token, claim.lease_expires_at, claim.now, claim.limit]
+        args: list[Any] = [claim.worker_id, claim.token, claim.lease_timeout, claim.limit]
         sql = CLAIM_SQL
         if claim.exclude:
             sql = CLAIM_FILTERED_SQL

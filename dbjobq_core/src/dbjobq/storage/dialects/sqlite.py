@@ -3,6 +3,7 @@ busy timeout let several processes share one file; the claim reads through its p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,9 @@ class SQLiteImpl(DefaultImpl):
         )
         return bool((await conn.execute(stmt)).rowcount)
 
-    def claim_candidates(self, claim: Claim) -> TextualSelect:
-        """The ids to claim, read through the claim index in its order (stops after ``limit`` rows).
+    def claim_candidates(self, claim: Claim, now: ColumnElement[float]) -> TextualSelect:
+        """The ids to claim (due at ``now``), read through the claim index in its order (stops after
+        ``limit`` rows).
 
         No row locks are needed: the single writer makes the claiming UPDATE atomic as it stands.
         Without ANALYZE statistics SQLite's planner prefers the (status, finished_at) index for
@@ -80,7 +82,9 @@ class SQLiteImpl(DefaultImpl):
             + (" AND queue NOT IN :exclude" if claim.exclude else "")
             + " ORDER BY priority DESC, execute_at, id LIMIT :limit"
         )
-        params: list[BindParameter[Any]] = [bindparam("now", claim.now), bindparam("limit", claim.limit)]
+        # ``now`` is this process's clock as a bound value (SQLite keeps the process's clock).
+        at = now.value if isinstance(now, BindParameter) else time.time()
+        params: list[BindParameter[Any]] = [bindparam("now", at), bindparam("limit", claim.limit)]
         if claim.queues:
             params.append(bindparam("queues", list(claim.queues), expanding=True))
         if claim.exclude:
