@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,13 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     """Start ``python -m tests.core.worker_process URL OPTIONS`` (logging to ``worker-N.log``); killed at the end."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(url: str, *, burst: bool = False, **options: float) -> subprocess.Popen[bytes]:
+    def start(
+        url: str, *, burst: bool = False, storage: dict[str, Any] | None = None, **options: float
+    ) -> subprocess.Popen[bytes]:
+        """``storage``: SQLAlchemyStorage's keyword arguments (e.g. ``{"pgbouncer": True}``)."""
         args = [sys.executable, "-m", "tests.core.worker_process", url, json.dumps({**FAST, **options})]
+        if storage:
+            args += ["--storage", json.dumps(storage)]
         log = open(tmp_path / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen([*args, *(["--burst"] if burst else [])], cwd=ROOT, stdout=log, stderr=log)
         log.close()

@@ -1,6 +1,6 @@
 """A worker in its own process, for the crash and multi-process tests.
 
-Usage: python -m tests.core.worker_process URL '{"lease_timeout": 1, ...}' [--burst]
+Usage: python -m tests.core.worker_process URL '{"lease_timeout": 1, ...}' [--burst] [--storage '{"pgbouncer": true}']
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ def main() -> None:
     url, options = sys.argv[1], json.loads(sys.argv[2])
     logging.basicConfig(level=logging.INFO, format="%(process)d %(levelname)s %(name)s: %(message)s")
     burst = "--burst" in sys.argv[3:]
-    run_worker_blocking(lambda: SQLAlchemyStorage(url), {"burst": burst}, config=WorkerConfig.from_options(options))
+    extra = sys.argv[3:]
+    storage_options = json.loads(extra[extra.index("--storage") + 1]) if "--storage" in extra else {}
+    run_worker_blocking(
+        lambda: SQLAlchemyStorage(url, **storage_options), {"burst": burst}, config=WorkerConfig.from_options(options)
+    )
 
 
 if __name__ == "__main__":

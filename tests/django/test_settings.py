@@ -162,3 +162,17 @@ def test_settings_postgres_forms(settings: Any) -> None:
     settings.DBJOBQ = {"DATABASE_URL": "postgres://ann@db.example.com/app"}
     [message] = check_settings()
     assert message.id == "dbjobq.E004" and "postgresql+asyncpg://ann@db.example.com/app" in message.msg
+
+
+def test_settings_pgbouncer_and_listen_url_reach_the_storage(settings: Any) -> None:
+    import dbjobq_django
+
+    direct = "postgresql+asyncpg://app@127.0.0.1:5432/app"
+    settings.DBJOBQ = {
+        "DATABASE_URL": "postgresql+asyncpg://app@127.0.0.1:6432/app",
+        "PGBOUNCER": True,
+        "LISTEN_URL": direct,
+    }
+    impl = dbjobq_django.get_queue().storage._db.impl  # type: ignore[attr-defined]  # no connection is made
+    assert impl.pgbouncer and str(impl.listen_url) == direct
+    assert "dbjobq.E005" in _ids(settings, {"PGBOUNCER": "yes"})

@@ -254,3 +254,10 @@ async def test_lifespan_worker_syncs_declared_schedules(clean_url: str) -> None:
     finally:
         declarations._declared.clear()
         declarations._declared.update(saved)
+
+
+def test_lifespan_pgbouncer_options_reach_the_storage() -> None:
+    direct = "postgresql+asyncpg://app@127.0.0.1:5432/app"
+    jobq = DBJobQ("postgresql+asyncpg://app@127.0.0.1:6432/app", pgbouncer=True, listen_url=direct)
+    impl = jobq._make_storage()._db.impl  # no connection is made
+    assert impl.pgbouncer and str(impl.listen_url) == direct

@@ -238,3 +238,18 @@ def test_extension_accepts_postgres_asyncpg_and_names_the_async_url_for_postgres
     assert app.extensions["dbjobq"].settings.database_url == "postgresql+asyncpg://ann@db.example.com/app"
     with pytest.raises(ConfigurationError, match=r"postgresql\+asyncpg://ann@db.example.com/app"):
         DBJobQ(_app(tmp_path, name="other", DBJOBQ_DATABASE_URL="postgres://ann@db.example.com/app"))
+
+
+def test_extension_pgbouncer_config_reaches_the_storage(tmp_path: Path) -> None:
+    direct = "postgresql+asyncpg://app@127.0.0.1:5432/app"
+    app = _app(
+        tmp_path,
+        DBJOBQ_DATABASE_URL="postgresql+asyncpg://app@127.0.0.1:6432/app",
+        DBJOBQ_PGBOUNCER=True,
+        DBJOBQ_LISTEN_URL=direct,
+    )
+    DBJobQ(app)
+    impl = app.extensions["dbjobq"].new_storage()._db.impl  # no connection is made
+    assert impl.pgbouncer and str(impl.listen_url) == direct
+    with pytest.raises(ConfigurationError, match="DBJOBQ_PGBOUNCER"):
+        DBJobQ(_app(tmp_path, "bad", DBJOBQ_PGBOUNCER="yes"))

@@ -38,7 +38,7 @@ class DjangoCliState(CliState):
 
     def storage(self) -> SQLAlchemyStorage:
         """A new, uninitialised storage for the project's database."""
-        return SQLAlchemyStorage(self.url, **self.engine_options)
+        return SQLAlchemyStorage(self.url, pgbouncer=self.pgbouncer, listen_url=self.listen_url, **self.engine_options)
 
 
 @click.group("dbjobq", cls=DBJobQGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +55,9 @@ def dbjobq_group(ctx: click.Context) -> None:
     except ImproperlyConfigured as exc:
         raise click.ClickException(str(exc)) from None
     ctx.obj = DjangoCliState(
-        url=url.render_as_string(hide_password=False), engine_options=dict(settings.engine_options)
+        url=url.render_as_string(hide_password=False),
+        engine_options=dict(settings.engine_options),
+        **settings.storage_options(),
     )
     # As runworker: the worker's option defaults are the DBJOBQ settings (shown by `worker --help`).
     defaults = {name: value for name, value in settings.worker.options().items() if value is not None}

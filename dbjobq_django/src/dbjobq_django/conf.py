@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE": "default",  # the Django database alias jobs live in
     "DATABASE_URL": None,  # an async SQLAlchemy URL to that same database; derived when None
     "ENGINE_OPTIONS": {},  # extra create_async_engine() options
+    "PGBOUNCER": False,  # PostgreSQL through PgBouncer in transaction pooling (SQLAlchemyStorage(pgbouncer=...))
+    "LISTEN_URL": None,  # with PGBOUNCER: a direct async URL for LISTEN (else workers poll)
     "AUTODISCOVER": ("jobs", "tasks"),  # modules of installed apps that `runworker` imports
     "EAGER": False,  # run each job at enqueue (after the transaction commits), for tests
     "SCHEDULES": {},  # recurring jobs declared in code: {id: {"job": "app.jobs.f", "cron": "0 3 * * *"}}
@@ -45,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Keys whose values may hold a password: messages never repeat them.
-_SECRET_KEYS = ("DATABASE_URL", "ENGINE_OPTIONS")
+_SECRET_KEYS = ("DATABASE_URL", "ENGINE_OPTIONS", "LISTEN_URL")
 
 #: Django vendor -> the async SQLAlchemy driver DBJobQ uses for it.
 ASYNC_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite", "mysql": "mysql+aiomysql"}
@@ -75,6 +77,14 @@ class DBJobQSettings:
     #: Run jobs at enqueue (``EAGER``), for tests.
     eager: bool = False
     schedules: tuple[declarations.Declaration, ...] = ()
+    #: PostgreSQL through PgBouncer in transaction pooling (``PGBOUNCER``).
+    pgbouncer: bool = False
+    #: A direct URL for LISTEN behind PgBouncer (``LISTEN_URL``).
+    listen_url: str | None = None
+
+    def storage_options(self) -> dict[str, Any]:
+        """The storage's own keyword arguments (beside the URL and engine options)."""
+        return {"pgbouncer": self.pgbouncer, "listen_url": self.listen_url}
 
     @property
     def queues(self) -> tuple[str, ...] | None:
@@ -89,6 +99,7 @@ class DBJobQSettings:
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["database_url"] = None if self.database_url is None else mask_url(self.database_url)
+        shown["listen_url"] = None if self.listen_url is None else mask_url(self.listen_url)
         shown["engine_options"] = {
             key: "***" if is_secret_key(str(key)) else value for key, value in self.engine_options.items()
         }
@@ -224,6 +235,10 @@ def _value_problems(values: Mapping[str, Any]) -> list[Problem]:
         bad("DATABASE_URL", "an async SQLAlchemy URL (str) or None")
     if not isinstance(values["ENGINE_OPTIONS"], Mapping):
         bad("ENGINE_OPTIONS", "a dict")
+    if not isinstance(values["PGBOUNCER"], bool):
+        bad("PGBOUNCER", "True or False")
+    if values["LISTEN_URL"] is not None and not isinstance(values["LISTEN_URL"], str):
+        bad("LISTEN_URL", "a direct async PostgreSQL URL (str) or None")
     try:
         worker_config(values)
     except InvalidOptionError as exc:
@@ -308,6 +323,8 @@ def get_settings_unchecked() -> DBJobQSettings:
         worker=worker,
         eager=values["EAGER"],
         schedules=tuple(_schedules(values["SCHEDULES"])),
+        pgbouncer=bool(values["PGBOUNCER"]),
+        listen_url=values["LISTEN_URL"],
     )
 
 

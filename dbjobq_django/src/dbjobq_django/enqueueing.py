@@ -39,10 +39,12 @@ def get_queue() -> JobQueue:
     global _queue
     settings = conf.get_settings()
     url = settings.engine_url()
-    key = url.render_as_string(hide_password=False) + repr(sorted(settings.engine_options.items()))
+    key = url.render_as_string(hide_password=False) + repr(
+        (sorted(settings.engine_options.items()), sorted(settings.storage_options().items()))
+    )
     with _lock:
         if _queue is None or _queue[0] != key:
-            _queue = (key, JobQueue(DjangoStorage(url, **settings.engine_options)))
+            _queue = (key, JobQueue(DjangoStorage(url, **settings.storage_options(), **settings.engine_options)))
         _queue[1].eager = settings.eager
         return _queue[1]
 

@@ -72,7 +72,7 @@ def run_worker(options: Mapping[str, Any]) -> WorkerStats:
     url = settings.engine_url()
     logger.info("Worker database: %s", mask_url(url), extra={"action": "runworker"})
     return run_worker_blocking(
-        lambda: SQLAlchemyStorage(url, **settings.engine_options),
+        lambda: SQLAlchemyStorage(url, **settings.storage_options(), **settings.engine_options),
         options,
         config=worker_config(),
         on_start=prepare_worker,

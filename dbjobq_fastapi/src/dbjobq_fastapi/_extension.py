@@ -26,7 +26,17 @@ UserLifespan = Callable[[AppT], AbstractAsyncContextManager[Mapping[str, Any] | 
 CombinedLifespan = Callable[[AppT], AbstractAsyncContextManager[dict[str, Any]]]
 
 #: DBJobQ(...)'s own keyword arguments; the others are worker options.
-_OWN_OPTIONS = ("run_worker", "engine_options", "dependencies", "mutation_dependencies", "public", "eager", "schedules")
+_OWN_OPTIONS = (
+    "run_worker",
+    "engine_options",
+    "pgbouncer",
+    "listen_url",
+    "dependencies",
+    "mutation_dependencies",
+    "public",
+    "eager",
+    "schedules",
+)
 
 #: The servers whose loggers an embedded worker logs through when the app configured only theirs.
 HOST_LOGGERS = ("uvicorn.error", "gunicorn.error", "hypercorn.error")
@@ -46,7 +56,9 @@ class DBJobQ:
     :func:`make_router`). With ``eager=True`` (for tests) every job runs as it is enqueued, its outcome
     recorded as a worker would (see ``JobQueue(storage, eager=True)``). ``schedules`` declares recurring
     jobs (``{"nightly": {"job": report, "cron": "0 3 * * *"}}``, see :mod:`dbjobq.declarations`), which
-    workers of this process sync when they start. The library never creates the app.
+    workers of this process sync when they start. ``pgbouncer=True`` and ``listen_url`` are
+    :class:`~dbjobq.storage.SQLAlchemyStorage`'s (PostgreSQL behind PgBouncer in transaction pooling;
+    a direct URL for LISTEN). The library never creates the app.
     """
 
     def __init__(
@@ -55,6 +67,8 @@ class DBJobQ:
         *,
         run_worker: bool = False,
         engine_options: Mapping[str, Any] | None = None,
+        pgbouncer: bool = False,
+        listen_url: str | URL | None = None,
         dependencies: Sequence[params.Depends] | None = None,
         mutation_dependencies: Sequence[params.Depends] | None = None,
         public: bool = False,
@@ -74,6 +88,8 @@ class DBJobQ:
         self.url = url
         self.run_worker = run_worker
         self.engine_options = dict(engine_options or {})
+        self.pgbouncer = pgbouncer
+        self.listen_url = listen_url
         self.worker_options = worker_options
         self.dependencies = list(dependencies or [])
         self.mutation_dependencies = None if mutation_dependencies is None else list(mutation_dependencies)
@@ -97,7 +113,9 @@ class DBJobQ:
         return f"DBJobQ({self._display_url!r}, {state})"
 
     def _make_storage(self) -> SQLAlchemyStorage:
-        return SQLAlchemyStorage(self.url, **self.engine_options)
+        return SQLAlchemyStorage(
+            self.url, pgbouncer=self.pgbouncer, listen_url=self.listen_url, **self.engine_options
+        )
 
     # -- life cycle -----------------------------------------------------------------------------
     @contextlib.asynccontextmanager

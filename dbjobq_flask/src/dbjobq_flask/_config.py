@@ -37,6 +37,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "DBJOBQ_DATABASE_URL": None,
     # Extra keyword arguments for SQLAlchemy's create_async_engine (pool size, echo, ...).
     "DBJOBQ_ENGINE_OPTIONS": {},
+    # PostgreSQL through PgBouncer in transaction pooling, and a direct URL for LISTEN (else workers poll).
+    "DBJOBQ_PGBOUNCER": False,
+    "DBJOBQ_LISTEN_URL": None,
     # Seconds a sync call (enqueue, get_job, ...) waits for the database before TimeoutError; None waits.
     "DBJOBQ_CALL_TIMEOUT": 30.0,
     # Modules `flask dbjobq worker` imports before it starts, so their @job functions are registered.
@@ -78,6 +81,13 @@ class Settings:
     eager: bool = False
     #: The recurring jobs ``DBJOBQ_SCHEDULES`` declares.
     schedules: tuple[declarations.Declaration, ...] = ()
+    #: PostgreSQL through PgBouncer (``DBJOBQ_PGBOUNCER``), and the direct URL for LISTEN (``DBJOBQ_LISTEN_URL``).
+    pgbouncer: bool = False
+    listen_url: str | None = field(default=None, repr=False)
+
+    def storage_options(self) -> dict[str, Any]:
+        """The storage's own keyword arguments (beside the URL and engine options)."""
+        return {"pgbouncer": self.pgbouncer, "listen_url": self.listen_url}
 
     def __repr__(self) -> str:
         shown = {"database_url": self.safe_url, "engine_options": mask_options(self.engine_options)}
@@ -162,6 +172,11 @@ def load_settings(app: Flask) -> Settings:
         raise ConfigurationError(
             "DBJOBQ_DASHBOARD_AUTHORIZE must be a function(action) -> bool (action is 'view', 'retry', ...)"
         )
+    pgbouncer, listen_url = config["DBJOBQ_PGBOUNCER"], config["DBJOBQ_LISTEN_URL"]
+    if not isinstance(pgbouncer, bool):
+        raise ConfigurationError(f"DBJOBQ_PGBOUNCER must be True or False, not {pgbouncer!r}")
+    if listen_url is not None and not isinstance(listen_url, str):
+        raise ConfigurationError("DBJOBQ_LISTEN_URL must be a direct postgresql+asyncpg:// URL (str) or None")
     eager = config["DBJOBQ_EAGER"]
     if not isinstance(eager, bool):
         raise ConfigurationError(f"DBJOBQ_EAGER must be True or False, not {eager!r}")
@@ -181,6 +196,8 @@ def load_settings(app: Flask) -> Settings:
         imports=_names("DBJOBQ_IMPORTS", config["DBJOBQ_IMPORTS"]),
         worker=worker,
         create_dir=create_dir,
+        pgbouncer=pgbouncer,
+        listen_url=listen_url,
     )
 
 

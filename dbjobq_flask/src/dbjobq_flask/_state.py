@@ -70,7 +70,9 @@ class DBJobQState:
         """A new, uninitialised storage for this app's database (e.g. for a worker on its own loop)."""
         if self.settings.create_dir:
             os.makedirs(self.settings.create_dir, exist_ok=True)
-        return SQLAlchemyStorage(self.settings.database_url, **self.settings.engine_options)
+        return SQLAlchemyStorage(
+            self.settings.database_url, **self.settings.storage_options(), **self.settings.engine_options
+        )
 
     # -- running coroutines on the loop thread --------------------------------------------------
     def call(self, func: Callable[[JobQueue], Awaitable[T]]) -> T:

@@ -22,6 +22,9 @@ T = TypeVar("T")
 
 #: Environment variable read when ``--url`` is not given.
 URL_ENV = "DBJOBQ_DATABASE_URL"
+#: Environment variables read when ``--pgbouncer`` / ``--listen-url`` are not given.
+PGBOUNCER_ENV = "DBJOBQ_PGBOUNCER"
+LISTEN_URL_ENV = "DBJOBQ_LISTEN_URL"
 #: The database used without ``--url`` or ``DBJOBQ_DATABASE_URL``: a file in the current directory.
 DEFAULT_URL = "sqlite+aiosqlite:///dbjobq.sqlite3"
 
@@ -45,10 +48,14 @@ class CliState:
     """What the group passes to every sub-command (its repr leaves the URL, which may hold a password, out)."""
 
     url: str = field(repr=False)
+    #: PostgreSQL behind PgBouncer in transaction pooling (``SQLAlchemyStorage(pgbouncer=True)``).
+    pgbouncer: bool = False
+    #: A direct connection for LISTEN when ``pgbouncer`` is set.
+    listen_url: str | None = field(default=None, repr=False)
 
     def storage(self) -> SQLAlchemyStorage:
         """A new (not yet initialised) storage for the URL."""
-        return SQLAlchemyStorage(self.url)
+        return SQLAlchemyStorage(self.url, pgbouncer=self.pgbouncer, listen_url=self.listen_url)
 
     def run(self, work: Callable[[JobQueue], Awaitable[T]]) -> T:
         """Open the storage, run ``work(queue)`` on a fresh event loop, close the storage."""
@@ -119,16 +126,35 @@ def _fail(message: str, code: int) -> NoReturn:
     help="Database URL with an async driver: sqlite+aiosqlite:///path, postgresql+asyncpg://user@host/db "
     "or mysql+aiomysql://user@host/db.",
 )
+@click.option(
+    "--pgbouncer",
+    envvar=PGBOUNCER_ENV,
+    show_envvar=True,
+    is_flag=True,
+    help="PostgreSQL is reached through PgBouncer in transaction pooling: no prepared statement outlives "
+    "a transaction; LISTEN needs --listen-url, else workers poll.",
+)
+@click.option(
+    "--listen-url",
+    envvar=LISTEN_URL_ENV,
+    show_envvar=True,
+    metavar="URL",
+    help="With --pgbouncer: a direct PostgreSQL URL (not through PgBouncer) for LISTEN, so idle workers "
+    "wake within milliseconds.",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="dbjobq")
 @click.pass_context
-def cli(ctx: click.Context, url: str) -> None:
+def cli(ctx: click.Context, url: str, pgbouncer: bool, listen_url: str | None) -> None:
     """DBJobQ: an async job queue in your database.
 
     Run workers, enqueue and inspect jobs, manage recurring schedules. Every command creates the
     tables if they are missing. Add --json to jobs, job, stats and schedules list for scripts.
     """
     parse_url(url)  # a bad URL fails here, before any work, with the URL to use instead
-    ctx.obj = CliState(url)
+    if listen_url is not None:
+        parse_url(listen_url)
+    SQLAlchemyStorage(url, pgbouncer=pgbouncer, listen_url=listen_url)  # a misplaced option fails here too
+    ctx.obj = CliState(url, pgbouncer=pgbouncer, listen_url=listen_url)
 
 
 pass_state = click.make_pass_decorator(CliState)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .. import errors
 from ..redaction import mask_url
 from . import migrations
-from .base import BaseStorage, ChangeProbe, Subscription
+from .base import BaseStorage, Subscription
 from .database import Database, wrap_driver_errors
 from .dialects import impl_for
 from .schema import SCHEMA_VERSION, meta, metadata
@@ -49,11 +49,30 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, 
     Call :meth:`initialize` first (or use ``async with``), :meth:`close` last. With ``lazy=True`` the
     engine opens on first use instead, for tables that exist already (e.g. created by Django's
     migrations); ``initialize()`` still creates missing tables.
+
+    ``pgbouncer=True`` (PostgreSQL behind PgBouncer in transaction pooling): no named prepared statement
+    outlives a transaction; LISTEN, which a transaction pooler cannot carry, goes over ``listen_url`` (a
+    direct connection to the same database) when given, else workers poll (and log once that they do).
     """
 
-    def __init__(self, url: str | URL, *, lazy: bool = False, **engine_options: Any) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        lazy: bool = False,
+        pgbouncer: bool = False,
+        listen_url: str | URL | None = None,
+        **engine_options: Any,
+    ) -> None:
         self.url: URL = parse_url(url)
-        impl = impl_for(self.url, engine_options)
+        direct = None if listen_url is None else parse_url(listen_url)
+        if (pgbouncer or direct is not None) and self.url.get_backend_name() != "postgresql":
+            raise errors.ConfigurationError(
+                "pgbouncer and listen_url apply to PostgreSQL only: remove them for this database"
+            )
+        if direct is not None and direct.get_backend_name() != "postgresql":
+            raise errors.ConfigurationError("listen_url must be a postgresql+asyncpg:// URL (a direct connection)")
+        impl = impl_for(self.url, engine_options, pgbouncer=pgbouncer, listen_url=direct)
         #: The database: ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MySQL and MariaDB).
         self.dialect: str = impl.name
         self._db = Database(impl, lazy=lazy)
@@ -138,7 +157,3 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, 
     ) -> Subscription | None:
         """LISTEN for new jobs and queue controls (PostgreSQL); ``None`` on databases without notifications."""
         return await self._db.impl.listen(self.engine, on_notify, on_queues)
-
-    async def open_change_probe(self) -> ChangeProbe | None:
-        """``PRAGMA data_version`` (SQLite) or the largest job id (MySQL, MariaDB): see :mod:`.probes`."""
-        return self._db.impl.change_probe(self.engine)

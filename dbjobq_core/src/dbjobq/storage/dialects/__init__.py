@@ -32,8 +32,11 @@ def now_sql(backend: str) -> str | None:
     return None
 
 
-def impl_for(url: URL, engine_options: Mapping[str, Any]) -> DefaultImpl:
-    """The implementation for ``url``'s database (a URL :func:`..urls.parse_url` accepted)."""
+def impl_for(
+    url: URL, engine_options: Mapping[str, Any], *, pgbouncer: bool = False, listen_url: URL | None = None
+) -> DefaultImpl:
+    """The implementation for ``url``'s database (a URL :func:`..urls.parse_url` accepted); ``pgbouncer``
+    and ``listen_url`` are PostgreSQL's (see :class:`.postgresql.PostgresqlImpl`)."""
     backend = url.get_backend_name()
     if backend == "sqlite":
         from .sqlite import SQLiteImpl
@@ -42,7 +45,7 @@ def impl_for(url: URL, engine_options: Mapping[str, Any]) -> DefaultImpl:
     if backend == "postgresql":
         from .postgresql import PostgresqlImpl  # imports asyncpg
 
-        return PostgresqlImpl(url, engine_options)
+        return PostgresqlImpl(url, engine_options, pgbouncer=pgbouncer, listen_url=listen_url)
     if backend in ("mysql", "mariadb"):
         from .mysql import MySQLImpl
 

@@ -27,7 +27,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy import ColumnElement, Double, literal_column, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ..database import Database, wrap_driver_errors
@@ -85,15 +86,53 @@ _SERVER_ERRORS = (asyncpg.PostgresError,)
 _CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
+def _unnamed() -> str:
+    """SQLAlchemy's name for each statement it prepares behind PgBouncer: "" is PostgreSQL's unnamed
+    statement, which the next statement replaces, so none outlives the transaction it ran in."""
+    return ""
+
+
+#: Connect arguments behind PgBouncer in transaction pooling, where consecutive transactions of one
+#: client may run on different server connections: asyncpg and SQLAlchemy cache no prepared statement,
+#: and SQLAlchemy's own prepares are unnamed (SQLAlchemy's asyncpg documentation, "Prepared Statement
+#: Name with PGBouncer"; asyncpg's FAQ on prepared statement errors).
+PGBOUNCER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": _unnamed,
+}
+
+
 class PostgresqlImpl(DefaultImpl):
-    """PostgreSQL through asyncpg: the hot path for enqueue and claim, LISTEN/NOTIFY for wake-ups."""
+    """PostgreSQL through asyncpg: the hot path for enqueue and claim, LISTEN/NOTIFY for wake-ups.
+
+    With ``pgbouncer`` (transaction pooling) nothing relies on a session: statements are unnamed, bulk
+    inserts are INSERTs (asyncpg's COPY prepares a named statement), and LISTEN goes over
+    ``listen_url``, a direct connection, or not at all (workers poll).
+    """
 
     name = "postgresql"
     supports_notifications = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        url: URL,
+        engine_options: Mapping[str, Any],
+        *,
+        pgbouncer: bool = False,
+        listen_url: URL | None = None,
+    ) -> None:
+        super().__init__(url, engine_options)
+        self.pgbouncer = pgbouncer
+        self.listen_url = listen_url
+        if pgbouncer:  # the caller's connect_args win, key by key
+            self.engine_options["connect_args"] = {
+                **PGBOUNCER_CONNECT_ARGS,
+                **self.engine_options.get("connect_args", {}),
+            }
         self._fastpath: FastPath | None = None
+        self._listen_engine: AsyncEngine | None = None
+        self._told_polling = False
 
     def fastpath(self, engine: AsyncEngine) -> FastPath:
         """The asyncpg hot path, connecting as ``engine`` does (created on first use)."""
@@ -104,6 +143,7 @@ class PostgresqlImpl(DefaultImpl):
                 connect_kwargs,
                 max_size=int(self.engine_options.get("pool_size", 10)),
                 pooled=not isinstance(engine.sync_engine.pool, NullPool),
+                copy=not self.pgbouncer,
             )
         return self._fastpath
 
@@ -132,8 +172,23 @@ class PostgresqlImpl(DefaultImpl):
 
     async def listen(
         self, engine: AsyncEngine, on_notify: Callable[[], None], on_queues: Callable[[], None] | None = None
-    ) -> Listener:
-        """LISTEN on a connection of its own."""
+    ) -> Listener | None:
+        """LISTEN on a connection of its own: from ``engine``, or over ``listen_url`` behind PgBouncer;
+        ``None`` behind PgBouncer without ``listen_url`` (logged once: workers poll)."""
+        if self.pgbouncer:
+            if self.listen_url is None:
+                if not self._told_polling:
+                    self._told_polling = True
+                    logger.warning(
+                        "pgbouncer=True without listen_url: LISTEN cannot pass a transaction pooler, so "
+                        "workers poll for new jobs every poll_interval. Give listen_url, a direct "
+                        "connection to the same database, to wake them within milliseconds",
+                        extra={"action": "listen_polling"},
+                    )
+                return None
+            if self._listen_engine is None:
+                self._listen_engine = create_async_engine(self.listen_url, poolclass=NullPool)
+            engine = self._listen_engine
         with wrap_driver_errors(
             "Could not LISTEN", driver_errors=_SERVER_ERRORS, connection_errors=_CONNECTION_ERRORS
         ):
@@ -146,10 +201,13 @@ class PostgresqlImpl(DefaultImpl):
         )
 
     async def close(self) -> None:
-        """Close the hot path's connections."""
+        """Close the hot path's connections (and the direct LISTEN engine)."""
         fastpath, self._fastpath = self._fastpath, None
         if fastpath is not None:
             await fastpath.close()
+        listen_engine, self._listen_engine = self._listen_engine, None
+        if listen_engine is not None:
+            await listen_engine.dispose()
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
@@ -162,7 +220,10 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
 class FastPath:
     """Enqueue and claim on PostgreSQL through plain asyncpg connections."""
 
-    def __init__(self, connect_kwargs: Mapping[str, Any], *, max_size: int, pooled: bool = True) -> None:
+    def __init__(
+        self, connect_kwargs: Mapping[str, Any], *, max_size: int, pooled: bool = True, copy: bool = True
+    ) -> None:
+        self._copy = copy
         self._connect_kwargs = {k: v for k, v in connect_kwargs.items() if k not in _ADAPTER_ONLY_ARGS}
         self._max_size = max(1, max_size)
         self._pooled = pooled
@@ -208,9 +269,13 @@ class FastPath:
                 row = rows[0]
                 await connection.execute(_INSERT_SQL, *(row[name] for name in _BOUND), row["due_at"], row["due_delay"])
                 return
-            # COPY fires the statement-level NOTIFY trigger like an INSERT does. It takes values only, so
-            # the server's now is read first (one round trip per batch, none per job).
             async with connection.transaction():
+                if not self._copy:  # behind PgBouncer: COPY would prepare a named statement
+                    args = [(*(row[name] for name in _BOUND), row["due_at"], row["due_delay"]) for row in rows]
+                    await connection.executemany(_INSERT_SQL, args)
+                    return
+                # COPY fires the statement-level NOTIFY trigger like an INSERT does. It takes values only,
+                # so the server's now is read first (one round trip per batch, none per job).
                 now = float(await connection.fetchval(_NOW_QUERY))
                 records = [tuple(complete_row(row, now)[name] for name in _COLUMNS) for row in rows]
                 await connection.copy_records_to_table(jobs.name, records=records, columns=_COLUMNS)
