@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Schedule, WorkerInfo
 
-__all__ = ["BaseStorage", "NewJob", "Outcome", "Subscription"]
+__all__ = ["BaseStorage", "ChangeProbe", "NewJob", "Outcome", "Subscription"]
 
 
 class Subscription(Protocol):
@@ -27,6 +27,24 @@ class Subscription(Protocol):
 
     async def close(self) -> None:
         """Stop the push and release its connection."""
+        ...
+
+
+class ChangeProbe(Protocol):
+    """A cheap "did the jobs table change?" returned by :meth:`BaseStorage.open_change_probe`."""
+
+    #: The shortest sensible interval between two probes, in seconds (what one probe costs allows).
+    fastest: float
+
+    async def changed(self) -> bool:
+        """True if jobs may have been added since the last call (the first call only takes a baseline).
+
+        An error counts as a change (the claim that follows reports it); it never raises.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release the probe's connection."""
         ...
 
 
@@ -336,4 +354,9 @@ class BaseStorage(ABC):
 
         Stores without push notifications return ``None`` and workers poll instead.
         """
+        return None
+
+    async def open_change_probe(self) -> ChangeProbe | None:
+        """A cheap check that jobs may have been added, for workers without :meth:`listen`
+        (:mod:`.probes`); ``None`` if the store has none (workers then poll at ``poll_interval``)."""
         return None

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .. import errors
 from ..redaction import mask_url
 from . import migrations
-from .base import BaseStorage, Subscription
+from .base import BaseStorage, ChangeProbe, Subscription
 from .database import Database, wrap_driver_errors
 from .dialects import impl_for
 from .schema import SCHEMA_VERSION, meta, metadata
@@ -157,3 +157,7 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, 
     ) -> Subscription | None:
         """LISTEN for new jobs and queue controls (PostgreSQL); ``None`` on databases without notifications."""
         return await self._db.impl.listen(self.engine, on_notify, on_queues)
+
+    async def open_change_probe(self) -> ChangeProbe | None:
+        """``PRAGMA data_version`` (SQLite) or the largest job id (MySQL, MariaDB): see :mod:`.probes`."""
+        return self._db.impl.change_probe(self.engine)

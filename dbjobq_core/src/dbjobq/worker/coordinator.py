@@ -117,7 +117,9 @@ class Worker:
         self._runner = JobRunner(
             self._inflight, self._outcomes, self.stats, self.hooks, self._threads, config, on_done=self._job_done
         )
-        self._wakeups = Wakeups(queue, self.storage, config.poll_interval, on_queues=self._queues_changed)
+        self._wakeups = Wakeups(
+            queue, self.storage, config.poll_interval, on_queues=self._queues_changed, stats=self.stats
+        )
         self._heartbeat = Heartbeat(self.storage, self.id, self._inflight, self._wakeups, config, self._outcomes)
         self._maintenance = Maintenance(self.storage, config)
         self._fetcher = Fetcher(

@@ -84,6 +84,8 @@ class Fetcher:
                 await self._back_off(failures, "Claiming jobs failed", "claim_failed")
                 continue
             self.inflight.add_claimed(claimed)
+            if claimed:
+                self.wakeups.saw_jobs()
             if self._stopping.is_set():
                 return  # stop() releases them
             self.start_buffered()

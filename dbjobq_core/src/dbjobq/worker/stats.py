@@ -14,3 +14,5 @@ class WorkerStats:
     failed: int = 0
     retried: int = 0
     rejected: int = 0
+    #: Change probes asked while idle (databases without LISTEN: see dbjobq.worker.wakeups).
+    probes: int = 0

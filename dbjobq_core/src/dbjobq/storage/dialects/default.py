@@ -31,7 +31,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..base import Subscription
+from ..base import ChangeProbe, Subscription
+from ..probes import MaxIdProbe
 from ..schema import HELD_STATUSES, PENDING_SQL, jobs
 from ..urls import POOL_OPTIONS
 
@@ -144,6 +145,10 @@ class DefaultImpl:
 
     async def notify_queues(self, conn: AsyncConnection) -> None:
         """Tell listening workers, when ``conn``'s transaction commits, that a queue was paused or resumed."""
+
+    def change_probe(self, engine: AsyncEngine) -> ChangeProbe | None:
+        """A cheap "were jobs added?" for workers that cannot LISTEN: the largest job id (ids are time-ordered)."""
+        return MaxIdProbe(engine)
 
     async def close(self) -> None:
         """Release what this implementation opened beside the engine."""

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, Double, Select, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..base import ChangeProbe
+from ..probes import AiomysqlMaxIdProbe, MaxIdProbe
 from ..schema import jobs
 from .default import DefaultImpl
 
@@ -41,3 +44,7 @@ class MySQLImpl(DefaultImpl):
     def queue_names(self) -> Select[Any]:
         """MySQL and MariaDB skip through the index themselves (a loose index scan) for SELECT DISTINCT."""
         return select(jobs.c.queue).distinct().order_by(jobs.c.queue)
+
+    def change_probe(self, engine: AsyncEngine) -> ChangeProbe | None:
+        """The largest job id, read through aiomysql's own cursor when that is the driver."""
+        return AiomysqlMaxIdProbe(engine) if engine.dialect.driver == "aiomysql" else MaxIdProbe(engine)

@@ -15,6 +15,8 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.sql.elements import BindParameter
 
 from ... import errors
+from ..base import ChangeProbe
+from ..probes import DataVersionProbe
 from ..schema import UNIQUE_KEY_INDEX, jobs
 from ..urls import is_memory_sqlite
 from .default import Claim, DefaultImpl
@@ -66,6 +68,13 @@ class SQLiteImpl(DefaultImpl):
             )
         )
         return bool((await conn.execute(stmt)).rowcount)
+
+    def change_probe(self, engine: AsyncEngine) -> ChangeProbe | None:
+        """``PRAGMA data_version`` on a connection of its own (none in memory: one process, in-process wake-ups)."""
+        if is_memory_sqlite(self.url):
+            return None
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        return DataVersionProbe(str(args[0]), uri=bool(kwargs.get("uri")))
 
     def claim_candidates(self, claim: Claim, now: ColumnElement[float]) -> TextualSelect:
         """The ids to claim (due at ``now``), read through the claim index in its order (stops after
