@@ -2,6 +2,7 @@
 
 Usage: python -m tests.core.skewed_process SKEW worker URL '{"lease_timeout": 2, ...}'
        python -m tests.core.skewed_process SKEW enqueue URL JOB_TYPE '{"data": …, "delay": …}'
+       python -m tests.core.skewed_process SKEW cli URL ARGS…   (the dbjobq command)
 
 ``time.time`` and ``time.time_ns`` are shifted by SKEW seconds before DBJobQ is imported, as on a
 machine whose clock is off: whatever DBJobQ reads from them is off by that much. (DBJobQ reads the
@@ -34,6 +35,11 @@ def main() -> None:
     from tests.core import jobs  # noqa: F401  (registers the jobs)
 
     logging.basicConfig(level=logging.INFO, format="%(process)d %(levelname)s %(name)s: %(message)s")
+    if command == "cli":
+        from dbjobq.cli.main import cli
+
+        cli.main(["--url", url, *sys.argv[4:]], prog_name="dbjobq")
+        return
     if command == "worker":
         config = WorkerConfig.from_options(json.loads(sys.argv[4]))
         run_worker_blocking(lambda: SQLAlchemyStorage(url), {"burst": False}, config=config)

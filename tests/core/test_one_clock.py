@@ -196,3 +196,16 @@ async def test_one_clock_schedules_fire_neither_early_nor_twice_with_skewed_work
     # would make a later job come before its own occurrence).
     for n, at in enumerate(sorted(seen.values())):
         assert at >= first_run + n * interval, (n, [t - first_run for t in sorted(seen.values())])
+
+
+async def test_one_clock_cli_pause_until_counts_from_the_database_clock(
+    db_url: str, storage: SQLAlchemyStorage, queue: JobQueue
+) -> None:
+    args = [sys.executable, "-m", "tests.core.skewed_process", str(AHEAD), "cli", db_url]
+    done = await asyncio.to_thread(
+        subprocess.run, [*args, "queues", "pause", "mail", "--until", "30m"], cwd=ROOT, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    (info,) = [q for q in await queue.list_queues() if q.name == "mail"]
+    assert info.paused and info.paused_until is not None
+    assert info.paused_until - await storage.now() == pytest.approx(1800, abs=10)

@@ -74,12 +74,16 @@ def list_queues(state: CliState, as_json: bool) -> None:
 @pass_state
 def pause(state: CliState, name: str, until: str | None) -> None:
     """Stop every worker claiming jobs from queue NAME until `dbjobq queues resume NAME` (or --until)."""
-    until_epoch = None if until is None else parse_until(until)
+    if until is not None:
+        parse_until(until)  # a bad value is a usage error before any work
 
-    async def work(queue: JobQueue) -> None:
+    async def work(queue: JobQueue) -> float | None:
+        # A duration counts from the database's clock, which workers judge the pause by.
+        until_epoch = None if until is None else parse_until(until, await queue.now())
         await queue.pause_queue(name, until=until_epoch)
+        return until_epoch
 
-    state.run(work)
+    until_epoch = state.run(work)
     suffix = ""
     if until_epoch is not None:
         suffix = f" until {datetime.fromtimestamp(until_epoch, timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
