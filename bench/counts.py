@@ -7,9 +7,9 @@ Times the exact per-(queue, status) scan (``JobQueue.job_counts(count_cap=None)`
 stats`` and the FastAPI router used before) against the bounded counts they use now
 (``job_counts()``: pending and running exact from the indexes, finished statuses capped), first on
 an idle table, then while a worker in another process drains the pending jobs (concurrency 16,
-no-op jobs). Median and slowest of ``--runs`` calls after one warm-up. PostgreSQL is filled in SQL
-(``bench.dashboard_data``), MariaDB and SQLite with batched inserts. Not a test: numbers depend on
-the machine.
+no-op jobs) and a producer adds 500 jobs/s. Median and slowest of ``--runs`` calls after one
+warm-up. PostgreSQL is filled in SQL (``bench.dashboard_data``), MariaDB and SQLite with batched
+inserts. Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -119,14 +119,26 @@ async def measure(url: str, runs: int) -> list[tuple[str, float, float]]:
 
 
 async def run_worker(url: str) -> None:
-    """The load: a worker draining the pending jobs (no-op jobs, concurrency 16) until terminated."""
+    """The load, until terminated: a worker draining the pending jobs (no-op jobs, concurrency 16) and
+    a producer adding 500 jobs/s (50 every 0.1 s), so rows keep changing however small the backlog."""
     from dbjobq import JobQueue, Worker, job
     from dbjobq.storage import SQLAlchemyStorage
 
     for name in TYPES:
         job(name=name)(_noop)
     async with SQLAlchemyStorage(url) as storage:
-        await Worker(JobQueue(storage), concurrency=16, poll_interval=0.05).run()
+        queue = JobQueue(storage)
+
+        async def produce() -> None:
+            while True:
+                await queue.enqueue_many(TYPES[0], [{}] * 50, queue=QUEUES[0])
+                await asyncio.sleep(0.1)
+
+        producer = asyncio.ensure_future(produce())
+        try:
+            await Worker(queue, concurrency=16, poll_interval=0.05).run()
+        finally:
+            producer.cancel()
 
 
 async def _noop(data: Any) -> None:

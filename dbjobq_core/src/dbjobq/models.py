@@ -218,7 +218,7 @@ class JobCounts(dict[tuple[str, str], int]):
     """Job counts keyed by (queue, status), as :meth:`~dbjobq.JobQueue.job_counts` returns them.
 
     ``capped`` names the (queue, status) pairs whose count stopped at the cap: such a count is a
-    lower bound (shown as "10,000+"). Pending and running counts are always exact.
+    lower bound (shown as "1000+"). Pending and running counts are always exact.
     """
 
     def __init__(self, counts: dict[tuple[str, str], int] | None = None, capped: set[tuple[str, str]] | None = None):

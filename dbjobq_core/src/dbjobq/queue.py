@@ -206,7 +206,7 @@ class JobQueue(ScheduleManagement, QueueControls):
         """Failed jobs."""
         return await self.list_jobs(JobStatus.FAILED, limit)
 
-    async def job_counts(self, count_cap: int | None = 10_000) -> JobCounts:
+    async def job_counts(self, count_cap: int | None = 1_000) -> JobCounts:
         """Job counts keyed by (queue, status), statuses without jobs left out; cheap on any table size.
 
         Pending and running jobs are counted exactly, from the indexes. A finished status (completed,

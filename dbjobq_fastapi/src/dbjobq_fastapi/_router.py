@@ -95,7 +95,7 @@ async def cancel_job(jobq: QueueDep, job_id: JobId) -> JobOut:
 
 
 async def job_stats(jobq: QueueDep) -> JobStats:
-    """Job counts by queue and status: pending and running exact, a finished status capped at 10,000
+    """Job counts by queue and status: pending and running exact, a finished status capped at 1,000
     per queue (listed in ``capped``), so the answer stays cheap on any table size."""
     return JobStats.from_counts(await jobq.job_counts())
 

@@ -77,7 +77,7 @@ class JobStats(BaseModel):
     capped: dict[str, list[str]] = Field(
         default_factory=dict,
         description=(
-            "Per queue, the finished statuses whose count stopped at the cap (10,000 jobs per queue and "
+            "Per queue, the finished statuses whose count stopped at the cap (1,000 jobs per queue and "
             "status): those counts, and the totals that include them, are lower bounds. Pending and "
             "running counts are always exact."
         ),

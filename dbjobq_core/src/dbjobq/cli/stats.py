@@ -16,7 +16,7 @@ from .main import CliState, pass_state
 #: The window for the throughput figure, in seconds.
 THROUGHPUT_WINDOW = 60.0
 #: A finished status (completed, failed, cancelled) of a queue stops counting past this many jobs.
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 async def collect_stats(queue: JobQueue) -> dict[str, Any]:
@@ -64,7 +64,7 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
 def stats(state: CliState, as_json: bool) -> None:
     """Show job counts by queue and status, how long the oldest due job has waited, jobs finished per
     second over the last minute, and the registered workers. Pending and running counts are exact; a
-    finished status past 10,000 jobs in a queue shows as "10000+" (listed under "capped" in --json)."""
+    finished status past 1,000 jobs in a queue shows as "1000+" (listed under "capped" in --json)."""
     figures = state.run(collect_stats)
     if as_json:
         formatting.echo_json(figures)
