@@ -30,6 +30,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=300.0, help="W10: jobs enqueued per second")
     p.add_argument("--duration", type=float, default=60.0, help="W10: seconds of steady load")
     p.add_argument("--retention", type=float, default=0.0, help="W10: retention age in seconds (0: default)")
+    p.add_argument(
+        "--flow", default="", help="W3 variants (DBJobQ): keys50 (50 concurrency keys x limit 1), rate1000 (1,000/s)"
+    )
     return p
 
 

@@ -52,6 +52,21 @@ def block(data: dict[str, Any]) -> None:
     time.sleep(data["s"])
 
 
+def flow_job(kind: str) -> str:
+    """W3's flow-control variants: register the no-op under a concurrency or rate limit; its job type.
+
+    Registered only when asked for: a worker claims every flow-controlled type registered in its
+    process apart from the others, so plain W3 must not see them.
+    """
+    if kind == "keys50":
+        job(name="bench.noop_keys50", concurrency_limit=1, concurrency_key=lambda data: data["i"] % 50)(noop)
+        return "bench.noop_keys50"
+    if kind == "rate1000":
+        job(name="bench.noop_rate1000", rate_limit="1000/s")(noop)
+        return "bench.noop_rate1000"
+    raise SystemExit(f"unknown --flow {kind!r}: keys50 or rate1000")
+
+
 def async_url(url: str) -> str:
     """Plain URL -> the async SQLAlchemy URL DBJobQ takes."""
     scheme, rest = url.split("://", 1)
@@ -91,10 +106,11 @@ async def enqueue_bulk(url: str, n: int) -> dict[str, Any]:
     return {"jobs": n, "seconds": elapsed, "rate": n / elapsed}
 
 
-async def fill(url: str, n: int, sleep: float = 0.0, sync: bool = False) -> dict[str, Any]:
-    """Pre-enqueue ``n`` jobs (not timed): no-ops, or jobs that wait ``sleep`` s (blocking with ``sync``)."""
+async def fill(url: str, n: int, sleep: float = 0.0, sync: bool = False, flow: str = "") -> dict[str, Any]:
+    """Pre-enqueue ``n`` jobs (not timed): no-ops, or jobs that wait ``sleep`` s (blocking with ``sync``),
+    or no-ops under a concurrency or rate limit (``flow``)."""
     storage, queue = await open_queue(url)
-    func = (block if sync else io) if sleep else noop
+    func: Any = (block if sync else io) if sleep else (flow_job(flow) if flow else noop)
     extra = {"s": sleep} if sleep else {}
     try:
         for start in range(0, n, 50_000):
@@ -105,8 +121,10 @@ async def fill(url: str, n: int, sleep: float = 0.0, sync: bool = False) -> dict
 
 
 # -- W3/W6: drain -----------------------------------------------------------------------------
-async def drain(url: str, n: int, concurrency: int = 0) -> dict[str, Any]:
+async def drain(url: str, n: int, concurrency: int = 0, flow: str = "") -> dict[str, Any]:
     """One worker, defaults (or ``concurrency``), burst mode: drain everything that is due; time and peak RSS."""
+    if flow:
+        flow_job(flow)
     storage, queue = await open_queue(url)
     try:
         rss_before = peak_rss_mb()
@@ -249,8 +267,8 @@ async def latency_same_process(url: str, n: int, interval: float) -> dict[str, A
 COMMANDS = {
     "enqueue_single": lambda a: enqueue_single(a.url, a.n),
     "enqueue_bulk": lambda a: enqueue_bulk(a.url, a.n),
-    "fill": lambda a: fill(a.url, a.n, a.sleep, a.sync),
-    "drain": lambda a: drain(a.url, a.n, a.concurrency),
+    "fill": lambda a: fill(a.url, a.n, a.sleep, a.sync, a.flow),
+    "drain": lambda a: drain(a.url, a.n, a.concurrency, a.flow),
     "drain_gated": lambda a: drain_gated(a.url, a.n),
     "flow": lambda a: flow(a.url, a.n),
     "drain_count": lambda a: drain_count(a.url, a.n),

@@ -24,12 +24,19 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(
-        url: str, *, burst: bool = False, storage: dict[str, Any] | None = None, **options: float
+        url: str,
+        *,
+        burst: bool = False,
+        storage: dict[str, Any] | None = None,
+        flow: bool = False,
+        **options: float,
     ) -> subprocess.Popen[bytes]:
         """``storage``: SQLAlchemyStorage's keyword arguments (e.g. ``{"pgbouncer": True}``)."""
         args = [sys.executable, "-m", "tests.core.worker_process", url, json.dumps({**FAST, **options})]
         if storage:
             args += ["--storage", json.dumps(storage)]
+        if flow:  # the flow-controlled jobs of tests.core.flow_jobs are registered too
+            args.append("--flow")
         log = open(tmp_path / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen([*args, *(["--burst"] if burst else [])], cwd=ROOT, stdout=log, stderr=log)
         log.close()

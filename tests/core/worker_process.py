@@ -1,6 +1,7 @@
 """A worker in its own process, for the crash and multi-process tests.
 
-Usage: python -m tests.core.worker_process URL '{"lease_timeout": 1, ...}' [--burst] [--storage '{"pgbouncer": true}']
+Usage: python -m tests.core.worker_process URL '{"lease_timeout": 1, ...}' [--burst] [--flow]
+[--storage '{"pgbouncer": true}'] (``--flow``: the flow-controlled jobs of tests.core.flow_jobs too)
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ def main() -> None:
     url, options = sys.argv[1], json.loads(sys.argv[2])
     logging.basicConfig(level=logging.INFO, format="%(process)d %(levelname)s %(name)s: %(message)s")
     burst = "--burst" in sys.argv[3:]
+    if "--flow" in sys.argv[3:]:
+        from dbjobq import registry
+        from tests.core import flow_jobs
+
+        registry._registry.update(flow_jobs.SPECS)
     extra = sys.argv[3:]
     storage_options = json.loads(extra[extra.index("--storage") + 1]) if "--storage" in extra else {}
     run_worker_blocking(

@@ -68,7 +68,7 @@ async def run_eagerly(
             last.outcome.status.value,
             extra={"action": "eager_run", "job_id": job_id},
         )
-        if not last.retried:
+        if not last.retried:  # completed, failed, or snoozed (pending, due later)
             return last
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import progress, registry
 from .errors import JobNotRegisteredError
+from .flow import Snooze
 from .models import Job, JobStatus, Outcome
 from .serialization import dumps_result
 
@@ -102,7 +103,12 @@ class RunResult:
     @property
     def retried(self) -> bool:
         """True if the job failed and will run again."""
-        return self.outcome.status is JobStatus.PENDING
+        return self.outcome.status is JobStatus.PENDING and not self.outcome.snoozed
+
+    @property
+    def snoozed(self) -> bool:
+        """True if the job raised ``Snooze``: pending again, its attempt not counted."""
+        return self.outcome.snoozed
 
 
 async def call_job(
@@ -154,6 +160,9 @@ async def run_job(
     try:
         spec = registry.resolve(job.type)
         value = await call_job(spec.func, job.data, timeout=spec.timeout, executor=executor, wrap_sync=wrap_sync)
+    except Snooze as snooze:
+        outcome = Outcome(job.id, job.lease_token or "", JobStatus.PENDING, retry_in=snooze.seconds, snoozed=True)
+        return RunResult(outcome, None, time.perf_counter() - started)
     except asyncio.CancelledError as exc:
         if revoked is None or revoked() or cancel_requested():
             raise

@@ -7,11 +7,24 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["RateLimit", "Snooze", "check_unique_key", "key_text", "parse_rate", "unique_keys_for"]
+if TYPE_CHECKING:
+    from .models import Job
+    from .registry import JobSpec
+
+__all__ = [
+    "FlowLimit",
+    "LimitedClaim",
+    "RateLimit",
+    "Snooze",
+    "check_unique_key",
+    "key_text",
+    "parse_rate",
+    "unique_keys_for",
+]
 
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*([smh])\s*$")
@@ -84,3 +97,36 @@ def unique_keys_for(
     if isinstance(unique_keys, str) or len(unique_keys) != len(datas):
         raise ValueError("unique_keys must be a function of the data or a sequence with one key per item")
     return list(unique_keys)
+
+
+@dataclass(frozen=True)
+class FlowLimit:
+    """The limits a worker claims one job type under: at most ``concurrency`` running per concurrency
+    key, at most ``rate`` starts per window; ``key_of(data)`` gives a job's key when it was enqueued
+    without one (where the type's module was not imported)."""
+
+    type: str
+    concurrency: int | None = None
+    rate: RateLimit | None = None
+    key_of: Callable[[dict[str, Any]], str] = field(default=lambda _data: "", compare=False)
+
+    @classmethod
+    def of(cls, spec: JobSpec) -> FlowLimit:
+        """The limits ``@job()`` declared for ``spec``."""
+
+        def key_of(data: dict[str, Any]) -> str:
+            try:
+                return spec.flow_key(data) or ""
+            except Exception:  # a key function that fails on old data: one limit for those jobs
+                return ""
+
+        return cls(spec.name, spec.concurrency_limit, spec.rate_limit, key_of)
+
+
+@dataclass
+class LimitedClaim:
+    """What one flow-controlled claim took, and when its rate-limit window opens again (epoch seconds)
+    if that window is what stopped it (``None`` otherwise)."""
+
+    jobs: list[Job]
+    wake_at: float | None = None

@@ -106,6 +106,8 @@ class Outcome:
     result: str | None = None
     error: str | None = None
     retry_in: float | None = None
+    #: A ``Snooze``: pending again, due ``retry_in`` seconds later, without counting the attempt.
+    snoozed: bool = False
 
 
 @dataclass

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
+from ..flow import FlowLimit, LimitedClaim
 from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Schedule, WorkerInfo
 
 __all__ = ["BaseStorage", "ChangeProbe", "NewJob", "Outcome", "Subscription"]
@@ -142,14 +143,33 @@ class BaseStorage(ABC):
         lease_timeout: float,
         queues: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
     ) -> list[Job]:
         """Claim up to ``limit`` due pending jobs (of ``queues`` if given, of none of ``exclude``: the
-        paused queues) in one round trip, highest priority first.
+        paused queues; of none of ``exclude_types``: the flow-controlled types, which
+        :meth:`claim_limited_jobs` claims) in one round trip, highest priority first.
 
         Each claimed job becomes running, its attempts go up by one, and it carries a fresh
         ``lease_token`` that expires after ``lease_timeout`` seconds unless renewed. A claimed row that
         cannot be decoded is failed at once (fenced by its token) with the reason, and left out.
         """
+
+    @abstractmethod
+    async def claim_limited_jobs(
+        self,
+        limit: FlowLimit,
+        room: int,
+        *,
+        worker_id: str,
+        lease_timeout: float,
+        queues: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
+    ) -> LimitedClaim:
+        """Claim up to ``room`` due jobs of ``limit.type`` (on ``queues``, not on ``exclude``) without
+        exceeding its concurrency limit (per concurrency key, counting every worker's running jobs) or
+        its rate limit (starts per window), even when workers claim at the same instant; say when the
+        rate-limit window opens again if that is what stopped the claim. Claimed jobs are as
+        :meth:`claim_jobs` leaves them."""
 
     @abstractmethod
     async def claim_job(self, job_id: str, *, worker_id: str, lease_timeout: float) -> Job | None:

@@ -16,6 +16,7 @@ from .. import scheduling
 from ..models import Job, JobStatus, NewJob, Outcome, Schedule, WorkerInfo
 from ..serialization import dumps_payload, loads
 from .ids import new_job_id
+from .schema import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ def outcome_values(outcome: Outcome, now: Any) -> dict[str, Any]:
     }
     if outcome.error is not None:
         values["error"] = outcome.error
+    if outcome.snoozed:
+        values["attempts"] = jobs.c.attempts - 1  # a snooze is not an attempt
     if outcome.status is JobStatus.PENDING:
         values["execute_at"] = now + (outcome.retry_in or 0.0)
     else:

@@ -44,6 +44,7 @@ class ClaimsSQL:
         lease_timeout: float,
         queues: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
     ) -> list[Job]:
         """Claim up to ``limit`` due jobs in one round trip (the database's claim: see ``dialects``).
 
@@ -52,7 +53,9 @@ class ClaimsSQL:
         """
         if limit <= 0:
             return []
-        claim = Claim(limit, worker_id, new_token(), lease_timeout, queues, exclude or None)
+        claim = Claim(
+            limit, worker_id, new_token(), lease_timeout, queues, exclude or None, exclude_types or None
+        )
         claimed: list[Job] = []
         undecodable: list[Outcome] = []
         for row in await self._db.impl.claim(self._db, claim):
@@ -102,7 +105,7 @@ class ClaimsSQL:
         now = self._db.impl.now()
         groups: dict[tuple[Any, ...], list[Outcome]] = {}
         for outcome in outcomes:
-            key = (outcome.status, outcome.result, outcome.error, outcome.retry_in)
+            key = (outcome.status, outcome.result, outcome.error, outcome.retry_in, outcome.snoozed)
             groups.setdefault(key, []).append(outcome)
         accepted: set[str] = set()
         # The usual case, one kind of outcome, is one statement where the database returns the ids.

@@ -28,6 +28,7 @@ from .database import Database, wrap_driver_errors
 from .dialects import impl_for
 from .schema import SCHEMA_VERSION, meta, metadata
 from .sql_claims import ClaimsSQL
+from .sql_flow import FlowSQL
 from .sql_jobs import JobsSQL
 from .sql_queues import QueuesSQL
 from .sql_schedules import SchedulesSQL
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 _CREATE_ATTEMPTS = 5
 
 
-class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, QueuesSQL, BaseStorage):
+class SQLAlchemyStorage(JobsSQL, ClaimsSQL, FlowSQL, ViewsSQL, SchedulesSQL, WorkersSQL, QueuesSQL, BaseStorage):
     """A job store on any database SQLAlchemy reaches with an async driver.
 
     ``url`` is ``sqlite+aiosqlite:///path`` (or ``:memory:``), ``postgresql+asyncpg://…`` or
@@ -76,6 +77,7 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, ViewsSQL, SchedulesSQL, WorkersSQL, 
         #: The database: ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MySQL and MariaDB).
         self.dialect: str = impl.name
         self._db = Database(impl, lazy=lazy)
+        self._limit_rows: set[str] = set()  # flow-controlled types whose dbjobq_limits row exists
 
     def __repr__(self) -> str:
         return f"SQLAlchemyStorage({mask_url(self.url)!r})"

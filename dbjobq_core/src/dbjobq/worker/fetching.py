@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
+from .. import registry
+from ..flow import FlowLimit
 from ..models import Job
 from ..storage.base import BaseStorage
 from .backoff import backoff
@@ -58,6 +61,10 @@ class Fetcher:
         self.capacity = asyncio.Event()  # a slot freed, or outcomes were recorded
         self.resumed = asyncio.Event()
         self.idle = asyncio.Event()  # burst: nothing is left to do
+        #: The flow-controlled job types registered here (read at the first claim), claimed apart.
+        self.flow: list[FlowLimit] | None = None
+        #: When the earliest rate-limit window that stopped a claim opens again (epoch seconds).
+        self.wake_at: float | None = None
 
     def wake_all(self) -> None:
         """Let the loop see that the worker is stopping, whatever it waits for."""
@@ -92,7 +99,7 @@ class Fetcher:
             if len(claimed) == wanted:
                 continue
             if not self.burst:
-                await self.wakeups.wait()  # nothing more is due: until an enqueue wakes us, or the poll
+                await self._wait_for_work()  # nothing more is due: until an enqueue wakes us, or the poll
             elif claimed:
                 await self._wait_for_room()  # the rest of the backlog: back as soon as a job finishes
             else:
@@ -142,6 +149,26 @@ class Fetcher:
 
         self.inflight.start_buffered(self.slots(), start)
 
+    async def _wait_for_work(self) -> None:
+        """Wait for a wake-up, at most a poll interval. With flow-controlled types, also for a job of
+        ours to finish (it may free a slot), and at most until the next rate-limit window opens."""
+        if not self.flow:
+            await self.wakeups.wait()
+            return
+        self.capacity.clear()
+        waiters = [asyncio.ensure_future(event.wait()) for event in (self.wakeups.event, self.capacity)]
+        try:
+            await asyncio.wait(waiters, timeout=self._flow_timeout(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _flow_timeout(self) -> float:
+        """A poll interval, or less when a rate-limit window opens sooner."""
+        if self.wake_at is None:
+            return self.config.poll_interval
+        return max(0.0, min(self.config.poll_interval, self.wake_at - time.time()))
+
     async def _wait_for_room(self) -> None:
         self.capacity.clear()
         await self.capacity.wait()
@@ -166,6 +193,11 @@ class Fetcher:
         if scope is None:
             return True
         wait = await self.storage.seconds_until_due(scope[0], exclude=scope[1])
+        if self.flow and wait is not None and wait <= 0:
+            # Due jobs left unclaimed wait for a slot or a rate-limit window: look again after a poll
+            # interval, or when the window opens.
+            await sleep_until(self._flow_timeout(), self._stopping)
+            return False
         if wait is not None and wait <= self.config.poll_interval:
             await sleep_until(max(wait, 0.0), self._stopping)
             return False
@@ -177,9 +209,36 @@ class Fetcher:
         if scope is None:  # every queue this worker serves is paused
             return []
         queues, exclude = scope
-        return await self.storage.claim_jobs(
-            limit, worker_id=self.worker_id, lease_timeout=self.config.lease_timeout, queues=queues, exclude=exclude
-        )
+        if self.flow is None:
+            self.flow = [FlowLimit.of(spec) for spec in registry.registered().values() if spec.flow_controlled]
+        if not self.flow:  # the usual case: one claim, as if flow control did not exist
+            return await self.storage.claim_jobs(
+                limit, worker_id=self.worker_id, lease_timeout=self.config.lease_timeout, queues=queues, exclude=exclude
+            )
+        claimed: list[Job] = []
+        self.wake_at = None
+        for flow in self.flow:
+            taken = await self.storage.claim_limited_jobs(
+                flow,
+                limit - len(claimed),
+                worker_id=self.worker_id,
+                lease_timeout=self.config.lease_timeout,
+                queues=queues,
+                exclude=exclude,
+            )
+            claimed += taken.jobs
+            if taken.wake_at is not None:
+                self.wake_at = taken.wake_at if self.wake_at is None else min(self.wake_at, taken.wake_at)
+        if len(claimed) < limit:
+            claimed += await self.storage.claim_jobs(
+                limit - len(claimed),
+                worker_id=self.worker_id,
+                lease_timeout=self.config.lease_timeout,
+                queues=queues,
+                exclude=exclude,
+                exclude_types=[flow.type for flow in self.flow],
+            )
+        return claimed
 
     async def _has_due_job(self) -> bool:
         claimed = await self._claim(self.inflight.capacity())

@@ -79,7 +79,7 @@ class JobRunner:
             recorded = True
             self.inflight.observe(result.duration)
             event = self._count_and_log(job, result)
-            if self.hooks:
+            if self.hooks and event is not None:
                 await self.hooks.emit(event, job, result)
         except asyncio.CancelledError as exc:
             if job.id in self.inflight.revoked:
@@ -104,9 +104,19 @@ class JobRunner:
         self.outcomes.add(result.outcome)
         self._count_and_log(job, result)
 
-    def _count_and_log(self, job: Job, result: RunResult) -> JobEvent:
-        """Count the run, log its one line, and return the hook event it fires."""
+    def _count_and_log(self, job: Job, result: RunResult) -> JobEvent | None:
+        """Count the run, log its one line, and return the hook event it fires (none for a snooze)."""
         outcome = result.outcome
+        if outcome.snoozed:
+            self.stats.snoozed += 1
+            logger.info(
+                "Job %s (%s) snoozed for %.1fs",
+                job.id,
+                job.type,
+                outcome.retry_in or 0.0,
+                extra={"action": "job_snoozed", **_fields(job, result)},
+            )
+            return None
         if outcome.status is JobStatus.COMPLETED:
             self.stats.completed += 1
             if logger.isEnabledFor(logging.INFO):  # the hot path: no work for a line nobody reads

@@ -13,6 +13,7 @@ class WorkerStats:
     completed: int = 0
     failed: int = 0
     retried: int = 0
+    snoozed: int = 0
     rejected: int = 0
     #: Change probes asked while idle (databases without LISTEN: see dbjobq.worker.wakeups).
     probes: int = 0

@@ -56,6 +56,8 @@ class Claim:
     lease_timeout: float
     queues: Sequence[str] | None = None
     exclude: Sequence[str] | None = None
+    #: Job types left out: the flow-controlled ones, claimed apart (see ``sql_flow``).
+    exclude_types: Sequence[str] | None = None
 
     def values(self, now: ColumnElement[float] | float) -> dict[str, Any]:
         """The columns a claim sets at ``now`` (besides ``attempts``, which goes up by one)."""
@@ -70,7 +72,10 @@ class Claim:
 
 
 def due_pending(
-    now: ColumnElement[float] | float, queues: Sequence[str] | None, exclude: Sequence[str] | None = None
+    now: ColumnElement[float] | float,
+    queues: Sequence[str] | None,
+    exclude: Sequence[str] | None = None,
+    exclude_types: Sequence[str] | None = None,
 ) -> ColumnElement[bool]:
     """Pending jobs due at ``now`` (on ``queues``, not on ``exclude``): the claim query's condition."""
     due = and_(jobs.c.status == PENDING_SQL, jobs.c.execute_at <= now)
@@ -78,6 +83,8 @@ def due_pending(
         due = and_(due, jobs.c.queue.in_(list(queues)))
     if exclude:
         due = and_(due, jobs.c.queue.not_in(list(exclude)))
+    if exclude_types:
+        due = and_(due, jobs.c.type.not_in(list(exclude_types)))
     return due
 
 
@@ -182,7 +189,7 @@ class DefaultImpl:
         # due check used, and the rows returned carry it without another round trip.
         locked = (
             select(jobs, now.label("db_now"))
-            .where(due_pending(now, claim.queues, claim.exclude))
+            .where(due_pending(now, claim.queues, claim.exclude, claim.exclude_types))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)
@@ -206,7 +213,7 @@ class DefaultImpl:
         """The ids to claim (due at ``now``), in claim order, locked and skipping rows other claimers hold."""
         return (
             select(jobs.c.id)
-            .where(due_pending(now, claim.queues, claim.exclude))
+            .where(due_pending(now, claim.queues, claim.exclude, claim.exclude_types))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)

@@ -75,6 +75,11 @@ CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($5::varc
 CLAIM_FILTERED_SQL = _CLAIM_TEMPLATE.format(
     queue_filter="AND ($5::varchar[] IS NULL OR queue = ANY($5::varchar[])) AND queue <> ALL($6::varchar[])"
 )
+# A worker with flow-controlled job types leaves them out ($7; see ``sql_flow``), with $5/$6 as above or NULL.
+CLAIM_TYPES_SQL = _CLAIM_TEMPLATE.format(
+    queue_filter="AND ($5::varchar[] IS NULL OR queue = ANY($5::varchar[])) "
+    "AND ($6::varchar[] IS NULL OR queue <> ALL($6::varchar[])) AND type <> ALL($7::varchar[])"
+)
 #: Payload of the NOTIFY that tells workers a queue was paused or resumed (new jobs notify with '').
 QUEUES_PAYLOAD = "queues"
 _NOW_QUERY = f"SELECT {NOW_SQL}"
@@ -284,7 +289,14 @@ class FastPath:
         """Claim up to ``claim.limit`` due jobs in one autocommitted statement; the claimed rows."""
         args: list[Any] = [claim.worker_id, claim.token, claim.lease_timeout, claim.limit]
         sql = CLAIM_SQL
-        if claim.exclude:
+        if claim.exclude_types:
+            sql = CLAIM_TYPES_SQL
+            args += [
+                list(claim.queues) if claim.queues else None,
+                list(claim.exclude) if claim.exclude else None,
+                list(claim.exclude_types),
+            ]
+        elif claim.exclude:
             sql = CLAIM_FILTERED_SQL
             args += [list(claim.queues) if claim.queues else None, list(claim.exclude)]
         elif claim.queues:
