@@ -14,6 +14,7 @@ from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.storage.schema import metadata
 from tests.databases import DATABASES, Server, create_database, drop_database
 from tests.skips import outside_folders
+from tests.tracing import spans  # noqa: F401 (a fixture for every test package)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -26,3 +27,21 @@ def test_cli_worker_help_lists_the_worker_options(invoke: Invoke) -> None:
     for flag in ("--concurrency", "--queue", "--lease-timeout", "--heartbeat-interval", "--prefetch", "--name"):
         assert flag in help_text
     assert "[default: 30.0]" in help_text
+
+
+@pytest.mark.slow
+def test_cli_worker_log_format_json(run_cli: Any, queue_name: str) -> None:
+    import json
+
+    done = run_cli("enqueue", "cli_jobs.hello", '{"name": "ada"}', "--queue", queue_name).stdout.strip()
+    failed = run_cli("enqueue", "cli_jobs.boom", "--queue", queue_name).stdout.strip()
+    proc = run_cli("worker", "--import", "cli_jobs", "--queue", queue_name, "--burst", "--log-format", "json")
+    lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert lines and len(lines) == len([line for line in proc.stderr.splitlines() if line.strip()])
+    by_job = {line.get("job_id"): line for line in lines if line.get("action") in ("job_completed", "job_failed")}
+    ok, bad = by_job[done], by_job[failed]
+    assert (ok["job_type"], ok["queue"], ok["attempt"], ok["outcome"]) == ("cli_jobs.hello", queue_name, 1, "completed")
+    assert isinstance(ok["duration"], float) and ok["level"] == "INFO" and ok["time"].endswith("+00:00")
+    assert (bad["outcome"], bad["level"]) == ("failed", "ERROR") and "kaboom" in bad["message"]
+    human = run_cli("worker", "--import", "cli_jobs", "--queue", queue_name, "--burst").stderr
+    assert not human.lstrip().startswith("{")  # the default stays human-readable

@@ -215,3 +215,12 @@ async def log_then_wait(data: dict[str, Any]) -> str:
     with open(data["log"], "a") as handle:
         handle.write("run\n")
     return await wait_for_file({"path": data["path"]})
+
+
+@job()
+def traced_child(data: dict[str, Any]) -> None:
+    """A sync job whose own span (in its thread) nests in the run's span."""
+    from opentelemetry import trace
+
+    with trace.get_tracer("job").start_as_current_span("inside the job"):
+        pass

@@ -233,3 +233,16 @@ def test_admin_job_detail_shows_progress(dbjobq: str, admin_client: Client) -> N
     job_id = insert_job(dbjobq, status="running", meta='{"progress": {"fraction": 0.45, "message": "resizing"}}')
     page = admin_client.get(f"{CHANGELIST}{job_id}/change/").content.decode()
     assert "45% (resizing)" in page
+
+
+@per_database(transaction=True)
+def test_dashboard_metrics_need_the_dashboards_permission(dbjobq: str, admin_client: Client, client: Client) -> None:
+    from tests.metrics_text import value
+
+    for _ in range(2):
+        insert_job(dbjobq, queue="metered")
+    assert client.get("/jobs/metrics").status_code in (302, 403)  # anonymous: to the login page, or refused
+    scraped = admin_client.get("/jobs/metrics")
+    assert scraped.status_code == 200
+    pending = Job.objects.using(dbjobq).filter(queue="metered", status="pending").count()
+    assert value(scraped.content.decode(), "dbjobq_jobs", queue="metered", status="pending") == pending == 2

@@ -158,3 +158,24 @@ def _now_sql(alias: str) -> str:
     if connections[alias].vendor == "postgresql":
         return "EXTRACT(EPOCH FROM clock_timestamp())"
     return "UNIX_TIMESTAMP(NOW(6))"
+
+
+@per_database(transaction=True)
+def test_enqueue_through_the_orm_carries_the_trace(dbjobq: str, spans: Any) -> None:
+    from opentelemetry import trace
+
+    from dbjobq import testing
+    from tests.tracing import traceparent_of
+
+    with trace.get_tracer("app").start_as_current_span("POST /orders") as request, transaction.atomic(using=dbjobq):
+        job_id = dbjobq_django.enqueue(defaults_job, {"to": "a@example.com"})
+    row = Job.objects.using(dbjobq).get(id=job_id)  # written by the ORM, in the view's transaction
+    assert row.meta is not None and traceparent_of(request) in row.meta
+
+    async def run() -> None:
+        await testing.run_due_jobs(dbjobq_django.get_queue(), queues=["mail"])
+
+    asyncio.run(run())
+    [run_span] = [s for s in spans.get_finished_spans() if s.name == "tests.django.defaults"]
+    assert run_span.context.trace_id == request.get_span_context().trace_id
+    assert run_span.parent is not None and run_span.parent.span_id == request.get_span_context().span_id

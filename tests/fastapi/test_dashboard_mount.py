@@ -45,3 +45,20 @@ async def test_fastapi_dashboard_public_opens_pages(clean_url: str) -> None:
     app.mount("/jobs", jobq.dashboard(public=True))
     async with serve(app) as client:
         assert (await client.get("/jobs/")).status_code == 200
+
+
+async def test_fastapi_dashboard_metrics_follow_the_pages_rules(clean_url: str) -> None:
+    from tests.metrics_text import value
+
+    jobq = DBJobQ(clean_url)
+    app = FastAPI(lifespan=jobq.lifespan)
+    app.mount("/closed", jobq.dashboard())
+    app.mount("/jobs", jobq.dashboard(dependencies=[Depends(require_admin)]))
+    async with serve(app) as client:
+        await jobq.queue.enqueue_many("tests.fastapi.nothing", [{}, {}], queue="metered")
+        assert (await client.get("/closed/metrics")).status_code == 403
+        assert (await client.get("/jobs/metrics")).status_code == 401
+        scraped = await client.get("/jobs/metrics", headers={"X-Token": "admin"})
+        assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+        pending = await jobq.queue.count_jobs("pending", queue="metered")
+        assert value(scraped.text, "dbjobq_jobs", queue="metered", status="pending") == pending == 2

@@ -38,3 +38,18 @@ def test_flask_dashboard_authorize_opens_pages_but_not_actions(make_app: AppFact
     with app.app_context():
         job = jobq.get_job(job_id)
     assert job is not None and job.status == "pending"
+
+
+def test_flask_dashboard_metrics_follow_the_pages_rules(make_app: AppFactory) -> None:
+    from tests.metrics_text import value
+
+    closed, _ = make_app()
+    assert closed.test_client().get("/dbjobq/metrics").status_code == 403
+    app, jobq = make_app(DBJOBQ_DASHBOARD_AUTHORIZE=lambda action: action == "view")
+    with app.app_context():
+        for _ in range(3):
+            jobq.enqueue("tests.flask.nothing", {}, queue="metered")
+        pending = len(jobq.list_jobs(status="pending", queue="metered"))
+    scraped = app.test_client().get("/dbjobq/metrics")
+    assert scraped.status_code == 200
+    assert value(scraped.get_data(as_text=True), "dbjobq_jobs", queue="metered", status="pending") == pending == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -253,3 +254,22 @@ def test_extension_pgbouncer_config_reaches_the_storage(tmp_path: Path) -> None:
     assert impl.pgbouncer and str(impl.listen_url) == direct
     with pytest.raises(ConfigurationError, match="DBJOBQ_PGBOUNCER"):
         DBJobQ(_app(tmp_path, "bad", DBJOBQ_PGBOUNCER="yes"))
+
+
+def test_extension_enqueue_carries_the_callers_trace(make_app: AppFactory, spans: Any) -> None:
+    from opentelemetry import trace
+
+    from dbjobq import testing
+    from tests.tracing import traceparent_of
+
+    app, jobq = make_app()
+    with app.test_request_context("/signup"), trace.get_tracer("app").start_as_current_span("POST /signup") as request:
+        job_id = jobq.enqueue(jobs.add, {"a": 1, "b": 2})
+        [many] = jobq.enqueue_many(jobs.add, [{"a": 2, "b": 2}])
+    with app.app_context():
+        for found in (jobq.get_job(job_id), jobq.get_job(many)):
+            assert found is not None and found.meta["traceparent"].startswith(traceparent_of(request) + "-")
+        jobq.run(testing.run_due_jobs)
+    runs = [s for s in spans.get_finished_spans() if s.name == "tests.flask.jobs.add"]
+    assert len(runs) == 2
+    assert {s.context.trace_id for s in runs} == {request.get_span_context().trace_id}

@@ -20,7 +20,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import progress, registry
+from . import progress, registry, tracing
 from .errors import JobNotRegisteredError
 from .flow import Snooze
 from .models import Job, JobStatus, Outcome
@@ -146,14 +146,31 @@ async def run_job(
     wrap_sync: SyncWrapper | None = None,
     revoked: Callable[[], bool] | None = None,
     storage: BaseStorage | None = None,
+    trace: bool = True,
 ) -> RunResult:
     """Run a claimed job and turn whatever happened into an :class:`Outcome`.
 
     Raises only ``CancelledError`` from the caller's own cancellation: when ``revoked()`` is true (a
     worker's revocation), or always when ``revoked`` is not given. A job that raises ``CancelledError``
     itself while not revoked fails like any other error. Inside, ``dbjobq.current_job()`` is this job;
-    its progress reports are written through ``storage`` (kept in memory without one).
+    its progress reports are written through ``storage`` (kept in memory without one). With OpenTelemetry
+    configured (and ``trace``), the run is a span of the trace the job was enqueued in.
     """
+    if not trace:
+        return await _run_job(job, executor, wrap_sync, revoked, storage)
+    with tracing.run_span(job) as span:
+        result = await _run_job(job, executor, wrap_sync, revoked, storage)
+        tracing.end_run(span, result)
+    return result
+
+
+async def _run_job(
+    job: Job,
+    executor: Executor | None,
+    wrap_sync: SyncWrapper | None,
+    revoked: Callable[[], bool] | None,
+    storage: BaseStorage | None,
+) -> RunResult:
     started = time.perf_counter()
     spec: registry.JobSpec | None = None
     current, token = progress.enter(job, _meta_writer(job, storage))

@@ -41,6 +41,7 @@ from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL, unique_key_
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .testing import describe_miss
 from .timing import as_seconds
+from .tracing import trace_context, use_trace_context
 from .worker.config import WorkerConfig, did_you_mean
 
 __all__ = [
@@ -85,5 +86,7 @@ __all__ = [
     "schedules_commands",
     "scheduling",
     "stats_commands",
+    "trace_context",
     "unique_key_sql",
+    "use_trace_context",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import eager, flow, registry
+from . import eager, flow, registry, tracing
 from .errors import JobNotFoundError
 from .execution import RunResult, run_job
 from .models import (
@@ -102,6 +102,7 @@ class JobQueue(ScheduleManagement, QueueControls):
             delay=delay_seconds,
             unique_key=flow.check_unique_key(options.get("unique_key")),
             flow_key=spec.flow_key(data or {}) if spec is not None else None,
+            meta=tracing.enqueue_meta(),  # the enqueue site's trace context, when OpenTelemetry is configured
         )
 
     async def enqueue(

@@ -24,8 +24,11 @@ from .worker import config as worker_config
 F = TypeVar("F", bound=Callable[..., Any])
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
-_TYPES: dict[str, type] = {"concurrency": int, "prefetch": int, "queues": str, "name": str}
+_TYPES: dict[str, type] = {
+    "concurrency": int, "prefetch": int, "queues": str, "name": str, "metrics_port": int, "metrics_host": str
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ WORKER_OPTIONS: tuple[Option, ...] = (
     *_config_options(),
     Option(("--burst",), "burst", "Exit once no due job is left.", is_flag=True, default=False),
     Option(("--log-level",), "log_level", "Logging level.", str, "INFO", choices=LOG_LEVELS),
+    Option(
+        ("--log-format",), "log_format", "Log lines: human-readable text, or one JSON object per line.", str, "text",
+        choices=LOG_FORMATS,
+    ),
 )
 
 
@@ -124,13 +131,18 @@ def worker_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` (only command-line entry points call this), control characters in
-    messages escaped: a job's exception text reaches the operator's terminal through the log."""
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log to stderr at ``level`` (only command-line entry points call this): human-readable lines with
+    control characters escaped (a job's exception text reaches the operator's terminal through the
+    log), or with ``log_format="json"`` one JSON object per line (:mod:`dbjobq.log_json`)."""
     from .cli.terminal import EscapingFormatter  # here: dbjobq.cli imports this module
+    from .log_json import JsonFormatter
 
     handler = logging.StreamHandler()
-    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    if log_format.lower() == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 

@@ -72,7 +72,7 @@ def worker_command(**options: Any) -> None:
     Jobs of installed apps' jobs.py/tasks.py are discovered; options left out take their value from
     the DBJOBQ settings, as runworker does.
     """
-    configure_logging(str(options["log_level"]))
+    configure_logging(str(options["log_level"]), str(options.get("log_format") or "text"))
     try:
         stats = worker.run_worker(options)
     except DBJobQError as exc:  # the worker stopped on an error of its own: exit non-zero

@@ -88,7 +88,7 @@ def worker_command(imports: tuple[str, ...], **options: Any) -> None:
     inside this command's application context.
     """
     state = _state()
-    configure_logging(options["log_level"])
+    configure_logging(options["log_level"], options.get("log_format") or "text")
     # Flask's own command line already made the app's directory importable.
     import_modules((*state.settings.imports, *imports), from_cwd=False, source="DBJOBQ_IMPORTS / --import")
     stats = run_worker_blocking(state.new_storage, options, config=state.settings.worker)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Flask, current_app, has_app_context
 
 from dbjobq import Job, JobQueue, JobStatus
-from dbjobq.integration import declarations
+from dbjobq.integration import declarations, trace_context, use_trace_context
 from dbjobq.models import EnqueueOptions
 
 from . import _cli, _config
@@ -107,10 +107,15 @@ class DBJobQ:
         data: dict[str, Any] | None = None,
         **options: Unpack[EnqueueOptions],
     ) -> str:
-        """Add a job and return its id: :meth:`dbjobq.JobQueue.enqueue`, from sync code."""
-        return self.run(
-            lambda q: q.enqueue(func_or_name, data, **options)
-        )
+        """Add a job and return its id: :meth:`dbjobq.JobQueue.enqueue`, from sync code (the caller's
+        OpenTelemetry trace context goes with it to the loop thread)."""
+        carried = trace_context()
+
+        async def call(q: JobQueue) -> str:
+            with use_trace_context(carried):
+                return await q.enqueue(func_or_name, data, **options)
+
+        return self.run(call)
 
     def enqueue_many(
         self,
@@ -122,9 +127,13 @@ class DBJobQ:
     ) -> list[str]:
         """Add one job per data dict in bulk and return the ids: :meth:`dbjobq.JobQueue.enqueue_many`."""
         batch = list(items)
-        return self.run(
-            lambda q: q.enqueue_many(func_or_name, batch, unique_keys=unique_keys, **options)
-        )
+        carried = trace_context()
+
+        async def call(q: JobQueue) -> list[str]:
+            with use_trace_context(carried):
+                return await q.enqueue_many(func_or_name, batch, unique_keys=unique_keys, **options)
+
+        return self.run(call)
 
     def get_job(self, job_id: str) -> Job | None:
         """The job with that id, or ``None``."""
@@ -156,9 +165,13 @@ class DBJobQ:
         **options: Unpack[EnqueueOptions],
     ) -> str:
         """Async :meth:`enqueue`."""
-        return await self.arun(
-            lambda q: q.enqueue(func_or_name, data, **options)
-        )
+        carried = trace_context()
+
+        async def call(q: JobQueue) -> str:
+            with use_trace_context(carried):
+                return await q.enqueue(func_or_name, data, **options)
+
+        return await self.arun(call)
 
     async def aenqueue_many(
         self,
@@ -170,9 +183,13 @@ class DBJobQ:
     ) -> list[str]:
         """Async :meth:`enqueue_many`."""
         batch = list(items)
-        return await self.arun(
-            lambda q: q.enqueue_many(func_or_name, batch, unique_keys=unique_keys, **options)
-        )
+        carried = trace_context()
+
+        async def call(q: JobQueue) -> list[str]:
+            with use_trace_context(carried):
+                return await q.enqueue_many(func_or_name, batch, unique_keys=unique_keys, **options)
+
+        return await self.arun(call)
 
     async def aget_job(self, job_id: str) -> Job | None:
         """Async :meth:`get_job`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import bulk, jobs, queues, schedules, stats, web, worker
+from . import bulk, jobs, metrics, queues, schedules, stats, web, worker
 from .main import cli
 
 cli.add_command(worker.worker)
@@ -19,6 +19,7 @@ cli.add_command(schedules.schedules)
 cli.add_command(queues.queues)
 cli.add_command(jobs.init_db)
 cli.add_command(web.web)
+cli.add_command(metrics.metrics)
 
 
 def main(args: list[str] | None = None) -> Any:

@@ -42,7 +42,7 @@ def worker(state: CliState, /, imports: tuple[str, ...], **options: Any) -> None
     err = formatting.console(stderr=True)
     with _burst_progress(burst and err.is_terminal, err) as on_start:
         # Inside the progress display, so that log lines print above it instead of through it.
-        configure_logging(str(options.get("log_level") or "INFO"))
+        configure_logging(str(options.get("log_level") or "INFO"), str(options.get("log_format") or "text"))
         result = run_worker_blocking(state.storage, options, on_start=on_start)
     if burst:
         click.echo(summary(result, time.monotonic() - started))

@@ -10,8 +10,9 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from ..errors import DBJobQError
+from ..metrics.database import DatabaseMetrics
 from ..queue import JobQueue
-from . import actions, pages
+from . import actions, metrics_page, pages
 from .http import CSRF_COOKIE, CSRF_FIELD, SECURITY_HEADERS, WebRequest, WebResponse, new_token, same_token
 from .render import render
 
@@ -20,8 +21,8 @@ logger = logging.getLogger(__name__)
 View = Callable[["Context"], Awaitable[WebResponse]]
 
 #: GET routes: path pattern -> page. Named groups become ``ctx.params``.
-#: (A ``/metrics`` route for Prometheus text belongs here too when metrics exist.)
 PAGES: list[tuple[re.Pattern[str], View]] = [
+    (re.compile(r"/metrics"), metrics_page.metrics_text),
     (re.compile(r"/"), pages.overview),
     (re.compile(r"/live"), pages.overview_live),
     (re.compile(r"/jobs"), pages.jobs),
@@ -116,6 +117,15 @@ class Dashboard:
         self.refresh_interval = refresh_interval
         self.page_size = page_size
         self.count_cap = count_cap
+        self._metrics: dict[str, DatabaseMetrics] = {}
+
+    def database_metrics(self, queue: JobQueue) -> DatabaseMetrics:
+        """The cached database gauges of ``queue``'s database (one cache per database, whichever
+        ``JobQueue`` object a request comes with)."""
+        key = repr(queue.storage)
+        if key not in self._metrics:
+            self._metrics[key] = DatabaseMetrics(count_cap=self.count_cap)
+        return self._metrics[key]
 
     def __repr__(self) -> str:
         return f"Dashboard(title={self.title!r})"

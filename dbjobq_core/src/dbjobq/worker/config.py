@@ -77,6 +77,16 @@ class WorkerConfig:
     wrap_sync: SyncWrapper | None = _option(  # noqa: RUF009 - _option returns a dataclasses.field
         None, "Wraps each sync job call in its thread.", setting=False
     )
+    metrics: bool | None = _option(
+        None, "Record Prometheus metrics (None: when prometheus-client is installed; False: never)."
+    )
+    metrics_port: int | None = _option(
+        None, "Serve this worker's Prometheus metrics on this port (needs dbjobq[metrics]).", flags=("--metrics-port",)
+    )
+    metrics_host: str = _option("127.0.0.1", "The address --metrics-port listens on.", flags=("--metrics-host",))
+    tracing: bool | None = _option(
+        None, "Trace job runs with OpenTelemetry (None: when a tracer provider is configured; False: never)."
+    )
 
     def __post_init__(self) -> None:
         for option in dataclasses.fields(self):
@@ -226,6 +236,20 @@ def _check(name: str, value: Any) -> Any:
     if name == "name":
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise _Invalid("a non-empty string or None")
+        return value
+    if name in ("metrics", "tracing"):
+        if value is not None and not isinstance(value, bool):
+            raise _Invalid("True, False or None (automatic)")
+        return value
+    if name == "metrics_port":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise _Invalid("a port number (0 to 65535) or None")
+        return value
+    if name == "metrics_host":
+        if not isinstance(value, str) or not value.strip():
+            raise _Invalid("a host name or address")
         return value
     if name == "wrap_sync":
         if value is not None and not callable(value):

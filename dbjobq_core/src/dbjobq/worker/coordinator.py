@@ -19,11 +19,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from types import TracebackType
+from typing import Any
 
 from .. import registry
 from ..errors import WorkerError
 from ..execution import SyncWrapper, safe_repr
 from ..hooks import Hook, Hooks, JobEvent
+from ..metrics.worker import serve_worker_metrics, worker_metrics
 from ..queue import JobQueue
 from .config import DEFAULTS, WorkerConfig
 from .fetching import Fetcher
@@ -78,6 +80,10 @@ class Worker:
         flush_size: int = DEFAULTS.flush_size,
         name: str | None = DEFAULTS.name,
         wrap_sync: SyncWrapper | None = DEFAULTS.wrap_sync,
+        metrics: bool | None = DEFAULTS.metrics,
+        metrics_port: int | None = DEFAULTS.metrics_port,
+        metrics_host: str = DEFAULTS.metrics_host,
+        tracing: bool | None = DEFAULTS.tracing,
     ) -> None:
         config = WorkerConfig(
             concurrency=concurrency,
@@ -95,6 +101,10 @@ class Worker:
             flush_size=flush_size,
             name=name,
             wrap_sync=wrap_sync,
+            metrics=metrics,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            tracing=tracing,
         )
         #: The validated options this worker runs with.
         self.config = config
@@ -114,8 +124,13 @@ class Worker:
         self._inflight = InFlight(config.concurrency, config.prefetch)
         self._threads = JobThreads(on_abandoned_return=self._thread_returned)
         self._outcomes = OutcomeBuffer(self.storage, self.stats, config, on_recorded=self._outcomes_recorded)
+        # Prometheus metrics when prometheus-client is installed (unless metrics=False): a few counter
+        # increments per job; without it nothing is imported or recorded.
+        self.metrics = worker_metrics() if config.metrics is not False else None
+        self._metrics_server: Any = None
         self._runner = JobRunner(
-            self._inflight, self._outcomes, self.stats, self.hooks, self._threads, config, on_done=self._job_done
+            self._inflight, self._outcomes, self.stats, self.hooks, self._threads, config, on_done=self._job_done,
+            metrics=self.metrics,
         )
         self._wakeups = Wakeups(
             queue, self.storage, config.poll_interval, on_queues=self._queues_changed, stats=self.stats
@@ -124,7 +139,7 @@ class Worker:
         self._maintenance = Maintenance(self.storage, config)
         self._fetcher = Fetcher(
             self.storage, self.id, config, self._inflight, self._outcomes, self._threads, self._wakeups,
-            self._maintenance, spawn=self._runner.spawn, stopping=self._stopping,
+            self._maintenance, spawn=self._runner.spawn, stopping=self._stopping, metrics=self.metrics,
         )
         self._side = SideTasks(on_death=self._loop_died)
 
@@ -182,6 +197,8 @@ class Worker:
         # Schedules declared in code reach the database before anything fires (see dbjobq.declarations).
         await self.queue.sync_schedules()
         await self.storage.register_worker(self.id, queues=self.queues, concurrency=self.concurrency)
+        if self.config.metrics_port is not None:
+            self._metrics_server = serve_worker_metrics(self.config.metrics_host, self.config.metrics_port)
         await self._wakeups.open()
         self._state = "running"
         self._side.start("fetch", self._fetcher.run())
@@ -301,6 +318,9 @@ class Worker:
 
     async def _close(self) -> None:
         await self._wakeups.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
         try:
             await self.storage.unregister_worker(self.id)
         except Exception:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from .. import registry
 from ..flow import FlowLimit
+from ..metrics.worker import WorkerMetrics
 from ..models import Job
 from ..storage.base import BaseStorage
 from .backoff import backoff
@@ -43,6 +44,7 @@ class Fetcher:
         *,
         spawn: Callable[[Job, asyncio.Future[None] | None], asyncio.Task[None]],
         stopping: asyncio.Event,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.storage = storage
         self.worker_id = worker_id
@@ -54,6 +56,7 @@ class Fetcher:
         self.wakeups = wakeups
         self.maintenance = maintenance
         self._spawn = spawn
+        self.metrics = metrics
         self._stopping = stopping
         self.paused_queues = PausedQueues(storage, config.poll_interval)
         self.burst = False
@@ -204,6 +207,12 @@ class Fetcher:
         return True
 
     async def _claim(self, limit: int) -> list[Job]:
+        claimed = await self._claim_batch(limit)
+        if self.metrics is not None:
+            self.metrics.claimed(len(claimed))
+        return claimed
+
+    async def _claim_batch(self, limit: int) -> list[Job]:
         await self.paused_queues.refresh()
         scope = self.paused_queues.claim_filter(self.queues)
         if scope is None:  # every queue this worker serves is paused

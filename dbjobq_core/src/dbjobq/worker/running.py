@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..execution import LOG_LIMIT, RunResult, cancel_requested, cut, failure, run_job, safe_repr
 from ..hooks import Hooks, JobEvent
+from ..metrics.worker import WorkerMetrics
 from ..models import Job, JobStatus
 from .config import WorkerConfig
 from .inflight import InFlight
@@ -38,6 +39,7 @@ class JobRunner:
         config: WorkerConfig,
         *,
         on_done: Callable[[], None],
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.inflight = inflight
         self.outcomes = outcomes
@@ -45,6 +47,8 @@ class JobRunner:
         self.hooks = hooks
         self.threads = threads
         self.wrap_sync = config.wrap_sync
+        self.metrics = metrics
+        self.trace = config.tracing is not False
         self._on_done = on_done
         self._context = contextvars.copy_context()
 
@@ -66,6 +70,8 @@ class JobRunner:
             if gate is not None:
                 await asyncio.shield(gate)
             self.stats.started += 1
+            if self.metrics is not None:
+                self.metrics.job_started(job)
             if self.hooks:
                 await self.hooks.emit("job_started", job)
             result = await run_job(
@@ -74,6 +80,7 @@ class JobRunner:
                 wrap_sync=self.wrap_sync,
                 revoked=lambda: job.id in self.inflight.revoked,
                 storage=self.outcomes.storage,
+                trace=self.trace,
             )
             self.outcomes.add(result.outcome)
             recorded = True
@@ -117,6 +124,8 @@ class JobRunner:
                 extra={"action": "job_snoozed", **_fields(job, result)},
             )
             return None
+        if self.metrics is not None:
+            self.metrics.job_finished(job, _METRIC_STATUS[outcome.status], result.duration)
         if outcome.status is JobStatus.COMPLETED:
             self.stats.completed += 1
             if logger.isEnabledFor(logging.INFO):  # the hot path: no work for a line nobody reads
@@ -159,11 +168,16 @@ class JobRunner:
         return "job_failed"
 
 
+#: The ``status`` label of ``dbjobq_jobs_finished_total`` for each recorded status (PENDING: a retry).
+_METRIC_STATUS = {JobStatus.COMPLETED: "completed", JobStatus.FAILED: "failed", JobStatus.PENDING: "retried"}
+
+
 def _fields(job: Job, result: RunResult) -> dict[str, object]:
     """The stable ``extra`` fields of a finished job's log line."""
     return {
         "job_id": job.id,
         "job_type": job.type,
+        "queue": job.queue,
         "attempt": job.attempts,
         "duration": round(result.duration, 6),
         "outcome": result.outcome.status.value,

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         add_argparse_worker_options(parser, defaults)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        configure_logging(options["log_level"])
+        configure_logging(options["log_level"], options.get("log_format") or "text")
         try:
             stats = worker.run_worker(options)
         except DBJobQError as exc:  # the worker stopped on an error of its own: exit non-zero
