@@ -157,3 +157,18 @@ def test_metrics_and_tracing_are_not_imported_until_used() -> None:
         "assert not any(m.startswith('opentelemetry') for m in sys.modules), 'opentelemetry imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_metrics_grafana_dashboard_uses_the_metrics_that_exist() -> None:
+    import json
+    import re
+
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    names = {re.sub(r"_(bucket|count|sum)$", "", n) for e in exprs for n in re.findall(r"dbjobq_[a-z_]+", e)}
+    assert names == {
+        "dbjobq_jobs", "dbjobq_queue_oldest_pending_age_seconds", "dbjobq_jobs_finished_total",
+        "dbjobq_job_wait_seconds", "dbjobq_job_duration_seconds", "dbjobq_workers_alive", "dbjobq_queue_paused",
+    }
+    monitoring = (ROOT / "docs" / "monitoring.md").read_text()
+    assert all(name in monitoring for name in names)
