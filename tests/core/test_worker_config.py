@@ -87,7 +87,7 @@ def test_worker_config_from_options_layers_over_a_base() -> None:
 
 
 def test_worker_config_is_what_the_command_line_offers() -> None:
-    flags = {option.dest for option in WORKER_OPTIONS} - {"burst", "log_level"}
+    flags = {option.dest for option in WORKER_OPTIONS} - {"burst", "log_level", "log_format"}
     assert flags <= set(option_names())
     assert {"concurrency", "queues", "lease_timeout", "heartbeat_interval", "prefetch", "name"} <= flags
     parser = argparse.ArgumentParser()
