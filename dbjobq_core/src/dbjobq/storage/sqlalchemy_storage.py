@@ -67,12 +67,6 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, FlowSQL, ViewsSQL, SchedulesSQL, Wor
     ) -> None:
         self.url: URL = parse_url(url)
         direct = None if listen_url is None else parse_url(listen_url)
-        if (pgbouncer or direct is not None) and self.url.get_backend_name() != "postgresql":
-            raise errors.ConfigurationError(
-                "pgbouncer and listen_url apply to PostgreSQL only: remove them for this database"
-            )
-        if direct is not None and direct.get_backend_name() != "postgresql":
-            raise errors.ConfigurationError("listen_url must be a postgresql+asyncpg:// URL (a direct connection)")
         impl = impl_for(self.url, engine_options, pgbouncer=pgbouncer, listen_url=direct)
         #: The database: ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MySQL and MariaDB).
         self.dialect: str = impl.name

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
+from ...errors import ConfigurationError
 from .default import Claim, DefaultImpl
 
 __all__ = ["Claim", "DefaultImpl", "impl_for", "now_sql"]
@@ -38,6 +39,10 @@ def impl_for(
     """The implementation for ``url``'s database (a URL :func:`..urls.parse_url` accepted); ``pgbouncer``
     and ``listen_url`` are PostgreSQL's (see :class:`.postgresql.PostgresqlImpl`)."""
     backend = url.get_backend_name()
+    if (pgbouncer or listen_url is not None) and backend != "postgresql":
+        raise ConfigurationError("pgbouncer and listen_url apply to PostgreSQL only: remove them for this database")
+    if listen_url is not None and listen_url.get_backend_name() != "postgresql":
+        raise ConfigurationError("listen_url must be a postgresql+asyncpg:// URL (a direct connection)")
     if backend == "sqlite":
         from .sqlite import SQLiteImpl
 
