@@ -62,3 +62,30 @@ async def test_fastapi_dashboard_metrics_follow_the_pages_rules(clean_url: str) 
         assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
         pending = await jobq.queue.count_jobs("pending", queue="metered")
         assert value(scraped.text, "dbjobq_jobs", queue="metered", status="pending") == pending == 2
+
+
+async def test_fastapi_dashboard_metrics_include_the_embedded_workers(clean_url: str) -> None:
+    import uuid
+
+    from tests.metrics_text import value
+    from tests.waiting import wait_until
+
+    name = f"embedded-{uuid.uuid4().hex[:8]}"  # the process's worker counters outlive one test
+    jobq = DBJobQ(clean_url, run_worker=True, poll_interval=0.05)
+    app = FastAPI(lifespan=jobq.lifespan)
+    app.mount("/jobs", jobq.dashboard(public=True))
+    async with serve(app) as client:
+        job_id = await jobq.queue.enqueue("tests.fastapi.jobs.greet", {"name": "ada"}, queue=name)
+
+        async def completed() -> bool:
+            job = await jobq.queue.get_job(job_id)
+            return job is not None and job.status == "completed"
+
+        await wait_until(completed)
+
+        async def counted() -> float | None:
+            text = (await client.get("/jobs/metrics")).text
+            return value(text, "dbjobq_jobs_finished_total", queue=name, type="tests.fastapi.jobs.greet",
+                         status="completed")
+
+        assert await wait_until(counted) == 1
