@@ -60,6 +60,15 @@ async def test_queue_controls_claims_skip_paused_queues(queue: JobQueue, storage
     assert await storage.seconds_until_due(exclude=["held"]) is None
 
 
+async def test_queue_controls_dequeue_skips_paused_queues(queue: JobQueue) -> None:
+    await queue.enqueue(jobs.noop, {}, queue="held", priority=9)
+    free = await queue.enqueue(jobs.noop, {}, queue="free")
+    await queue.pause_queue("held")
+    claimed = await queue.dequeue()
+    assert claimed is not None and claimed.id == free
+    assert await queue.dequeue() is None
+
+
 async def test_queue_controls_worker_skips_a_paused_queue_until_resumed(queue: JobQueue) -> None:
     await queue.pause_queue("held")
     held = await queue.enqueue(jobs.noop, {}, queue="held")

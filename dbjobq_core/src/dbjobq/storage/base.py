@@ -177,8 +177,9 @@ class BaseStorage(ABC):
         job at enqueue, and each retry at once); ``None`` if it is not pending."""
 
     async def dequeue(self) -> Job | None:
-        """Claim the next due job, or return ``None``."""
-        claimed = await self.claim_jobs(1, worker_id="dequeue", lease_timeout=300.0)
+        """Claim the next due job of a queue that is not paused, or return ``None``."""
+        paused = sorted(await self.paused_queues())
+        claimed = await self.claim_jobs(1, worker_id="dequeue", lease_timeout=300.0, exclude=paused or None)
         return claimed[0] if claimed else None
 
     @abstractmethod
