@@ -224,3 +224,15 @@ def traced_child(data: dict[str, Any]) -> None:
 
     with trace.get_tracer("job").start_as_current_span("inside the job"):
         pass
+
+
+@job()
+def returns_size(data: dict[str, Any]) -> str:
+    """A result of ``size`` characters (the payload tests)."""
+    return "r" * int(data["size"])
+
+
+@job()
+def raises_unencodable(data: dict[str, Any]) -> None:
+    """An error whose text no database driver can encode (a lone surrogate)."""
+    raise ValueError("\ud800 cannot be encoded")

@@ -19,6 +19,7 @@ def test_public_api_exports_are_pinned() -> None:
         "JobQueue",
         "JobStatus",
         "JobTimeoutError",
+        "PayloadTooLargeError",
         "RunResult",
         "Schedule",
         "ScheduleExistsError",

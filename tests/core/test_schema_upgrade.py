@@ -15,7 +15,7 @@ from dbjobq.storage.schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, UNIQUE_KEY
 async def _make_version_1(storage: SQLAlchemyStorage) -> None:
     """Turn the fresh tables into what dbjobq 0.2.0 made: no queue index, no schedule tz/origin, no job
     meta, no queues table, no flow control (jobs' unique_key/flow_key/depends_on, their index,
-    dbjobq_limits), version 1."""
+    dbjobq_limits), TEXT payload columns (64 KB on MySQL/MariaDB), no workers' job_types, version 1."""
     async with storage.engine.begin() as conn:
         await conn.run_sync(QUEUE_STATUS_INDEX.drop)
         if conn.dialect.name == "mysql":
@@ -30,6 +30,13 @@ async def _make_version_1(storage: SQLAlchemyStorage) -> None:
             await conn.execute(text(f"ALTER TABLE dbjobq_schedules DROP COLUMN {column}"))
         await conn.execute(text("ALTER TABLE dbjobq_jobs DROP COLUMN meta"))
         await conn.run_sync(queues.drop)
+        await conn.execute(text("ALTER TABLE dbjobq_workers DROP COLUMN job_types"))
+        if storage.dialect == "mysql":
+            await conn.execute(
+                text(
+                    "ALTER TABLE dbjobq_jobs MODIFY data TEXT NOT NULL, MODIFY error TEXT NULL, MODIFY result TEXT NULL"
+                )
+            )
         await conn.execute(update(meta).where(meta.c.key == "schema_version").values(value="1"))
         now = time.time()
         await conn.execute(
@@ -52,19 +59,33 @@ async def _make_version_1(storage: SQLAlchemyStorage) -> None:
 
 
 async def _state(url: object) -> tuple[str, set[str], set[str]]:
-    """The version row, the jobs' indexes, and the columns of the schedules and jobs tables (and the
-    tables, as ``table:NAME``)."""
+    """The version row, the jobs' indexes, the columns of the schedules, jobs and workers tables (and the
+    tables, as ``table:NAME``; the payload columns' types as ``jobs.NAME:TYPE``)."""
     async with SQLAlchemyStorage(url) as storage, storage.engine.connect() as conn:  # type: ignore[arg-type]
         version = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar()
         indexes = await conn.run_sync(lambda c: {ix["name"] for ix in inspect(c).get_indexes("dbjobq_jobs")})
         columns = await conn.run_sync(
-            lambda c: {col["name"] for t in ("dbjobq_schedules", "dbjobq_jobs") for col in inspect(c).get_columns(t)}
+            lambda c: {
+                col["name"]
+                for t in ("dbjobq_schedules", "dbjobq_jobs", "dbjobq_workers")
+                for col in inspect(c).get_columns(t)
+            }
             | {f"table:{name}" for name in inspect(c).get_table_names()}
+            | {
+                f"jobs.{col['name']}:{col['type'].compile(dialect=c.dialect)}"
+                for col in inspect(c).get_columns("dbjobq_jobs")
+                if col["name"] in ("data", "error", "result")
+            }
         )
     return str(version), indexes, columns
 
 
 FLOW_COLUMNS = {"unique_key", "flow_key", "depends_on", "table:dbjobq_limits"}
+
+
+def _upgraded_payloads(dialect: str) -> set[str]:
+    kind = "LONGTEXT" if dialect == "mysql" else "TEXT"
+    return {f"jobs.{name}:{kind}" for name in ("data", "error", "result")}
 
 
 async def test_schema_upgrade_from_version_1(storage: SQLAlchemyStorage) -> None:
@@ -80,9 +101,10 @@ async def test_schema_upgrade_from_version_1(storage: SQLAlchemyStorage) -> None
         first = await JobQueue(upgraded).enqueue("x.report", unique_key="k")
         assert await JobQueue(upgraded).enqueue("x.report", unique_key="k") == first
     version, indexes, columns = await _state(storage.url)
-    assert version == str(SCHEMA_VERSION) == "5"
+    assert version == str(SCHEMA_VERSION) == "6"
     assert QUEUE_STATUS_INDEX.name in indexes and UNIQUE_KEY_INDEX.name in indexes
     assert {"tz", "origin", "meta", "table:dbjobq_queues"} | FLOW_COLUMNS <= columns
+    assert "job_types" in columns and _upgraded_payloads(storage.dialect) <= columns
 
 
 async def test_schema_upgrade_by_three_processes_at_once(storage: SQLAlchemyStorage) -> None:
@@ -96,3 +118,4 @@ async def test_schema_upgrade_by_three_processes_at_once(storage: SQLAlchemyStor
     assert version == str(SCHEMA_VERSION)
     assert QUEUE_STATUS_INDEX.name in indexes and {"tz", "origin", "meta", "table:dbjobq_queues"} <= columns
     assert UNIQUE_KEY_INDEX.name in indexes and columns >= FLOW_COLUMNS
+    assert "job_types" in columns and _upgraded_payloads(storage.dialect) <= columns

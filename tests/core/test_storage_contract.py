@@ -30,7 +30,7 @@ MANAGEMENT_TOOLS = sorted(
         ROOT / "dbjobq_fastapi" / "src" / "dbjobq_fastapi" / "_router.py",
     ]
 )
-LIFECYCLE = {"initialize", "close"}
+LIFECYCLE = {"initialize", "close", "stored_schema_version"}  # creating, upgrading and closing the store
 
 _STORAGE_NAME = re.compile(r"(^|_)(storage|store)$")
 DECLARED = {name for name, _ in inspect.getmembers(BaseStorage) if not name.startswith("_")}

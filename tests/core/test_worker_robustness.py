@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dbjobq import Job, JobQueue, Worker
-from dbjobq.execution import ERROR_LIMIT, LOG_LIMIT, cut, format_error, safe_repr
+from dbjobq.execution import LOG_LIMIT, cut, format_error, safe_repr
 from dbjobq.storage import SQLAlchemyStorage
 from tests.core import jobs
 from tests.waiting import wait_until
@@ -85,13 +85,16 @@ async def test_worker_survives_whatever_a_job_raises(queue: JobQueue, case: str)
     assert (worker.stats.failed, worker.stats.completed) == (1, 3)
 
 
-# -- bounded error text -------------------------------------------------------------------------------
+# -- bounded error text (Worker(error_limit=…); by default errors are stored whole) -------------------
+ERROR_LIMIT = 60_000
+
+
 async def test_worker_stores_the_start_and_end_of_a_huge_error(
     queue: JobQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
     job_id = await queue.enqueue(jobs.raises_huge, {"size": 5_000_000})
     with caplog.at_level(logging.INFO, logger="dbjobq"):
-        await _burst(queue)
+        await _burst(queue, error_limit=ERROR_LIMIT)
     job = await _job(queue, job_id)
     error = job.error or ""
     assert job.status == "failed" and len(error) <= ERROR_LIMIT
@@ -114,6 +117,7 @@ def test_worker_error_helpers_are_bounded_and_never_raise() -> None:
     assert text.startswith("a" * 80) and text.endswith("b" * 80) and "[1840 characters cut]" in text
     assert cut("short", 200) == "short"
     assert format_error(jobs.UnprintableError()).startswith("UnprintableError: <the exception's message")
+    assert format_error(ValueError("z" * 100_000)).startswith("ValueError: " + "z" * 100_000)  # whole by default
 
 
 # -- abandoned sync threads ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.db import connections, transaction
 from django.test import Client
 
 import dbjobq_django
-from dbjobq import JobStatus, job
+from dbjobq import JobStatus, PayloadTooLargeError, job
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq_django.models import Job
 from tests.django.conftest import per_database
@@ -179,3 +179,17 @@ def test_enqueue_through_the_orm_carries_the_trace(dbjobq: str, spans: Any) -> N
     [run_span] = [s for s in spans.get_finished_spans() if s.name == "tests.django.defaults"]
     assert run_span.context.trace_id == request.get_span_context().trace_id
     assert run_span.parent is not None and run_span.parent.span_id == request.get_span_context().span_id
+
+
+@per_database(transaction=True)
+def test_enqueue_large_data_through_the_orm(dbjobq: str) -> None:
+    blob = "x" * (200 * 1024) + "\"'\\é"
+    job_id = dbjobq_django.enqueue("testapp.add", {"blob": blob})
+    stored = asyncio.run(_core_get(job_id))
+    assert stored is not None and stored.data == {"blob": blob}
+    if connections[dbjobq].vendor != "mysql":
+        return
+    # Past max_allowed_packet: the core's clear error, and nothing written.
+    with pytest.raises(PayloadTooLargeError, match="max_allowed_packet"), transaction.atomic(using=dbjobq):
+        dbjobq_django.enqueue("testapp.add", {"blob": "y" * 17 * 1024 * 1024})
+    assert Job.objects.using(dbjobq).count() == 1

@@ -210,3 +210,28 @@ def test_schema_version_4_from_either_side(dbjobq: str) -> None:
         call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
         asyncio.run(_initialize(url))
         assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
+
+
+@per_database(transaction=True)
+def test_schema_version_6_from_either_side(dbjobq: str) -> None:
+    # A project at schema version 5 (migration 0007): TEXT payload columns on MySQL, no workers' job_types.
+    # The core upgrades first (a worker's initialize(), `dbjobq migrate`) and `migrate` finds it done,
+    # or `migrate` upgrades and the core finds nothing to do: the same tables either way.
+    url = get_settings().engine_url()
+    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+    asyncio.run(_initialize(url))
+    migrated = asyncio.run(_snapshot(url))
+    payload_types = {c[0]: c[1] for c in migrated["dbjobq_jobs"]["columns"] if c[0] in ("data", "error", "result")}
+    long = "LONGTEXT" if connections[dbjobq].vendor == "mysql" else "TEXT"
+    assert payload_types == {"data": long, "error": long, "result": long}
+    for core_first in (True, False):
+        call_command("migrate", "dbjobq", "0007", database=dbjobq, verbosity=0)
+        at_5 = asyncio.run(_snapshot(url))
+        assert at_5["meta_rows"] == [("schema_version", "5")]
+        assert "job_types" not in {column[0] for column in at_5["dbjobq_workers"]["columns"]}
+        assert {c[1] for c in at_5["dbjobq_jobs"]["columns"] if c[0] in ("data", "error", "result")} == {"TEXT"}
+        if core_first:
+            asyncio.run(_initialize(url))
+        call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+        asyncio.run(_initialize(url))
+        assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"

@@ -57,3 +57,9 @@ class ScheduleNotFoundError(DBJobQError, LookupError):
 class JobNotRegisteredError(DBJobQError, LookupError):
     """The job type is not registered: decorate the function with `@job()` and import its module in the
     worker (e.g. `dbjobq worker --import myapp.jobs`)."""
+
+
+class PayloadTooLargeError(DBJobQError, ValueError):
+    """The job's data is larger than the database server accepts in one statement (MySQL/MariaDB's
+    `max_allowed_packet`): nothing was written. Store large content elsewhere and enqueue a reference
+    to it, or raise `max_allowed_packet` on the server."""

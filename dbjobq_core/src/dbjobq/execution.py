@@ -8,6 +8,7 @@ job passes through.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -31,9 +32,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Characters of error text stored with a job (about 64 KiB): the start and the end of a longer one
-#: are kept. Below 65,535 so that ASCII text fits even a MySQL TEXT column.
-ERROR_LIMIT = 60_000
+#: A bound on the error text stored with a job, in characters, when the worker sets one
+#: (``Worker(error_limit=…)``; the start and the end of a longer text are kept). By default there is none:
+#: an error is stored whole like a result, and only what the database server cannot take in one
+#: statement is cut, with a marker (``storage/payloads.py``). Log lines stay bounded (:data:`LOG_LIMIT`).
+ERROR_LIMIT: int | None = None
 #: Characters of error text (and exception repr) a log line carries.
 LOG_LIMIT = 4 * 1024
 
@@ -74,8 +77,9 @@ def safe_repr(value: object, limit: int = LOG_LIMIT) -> str:
     return cut(text, limit)
 
 
-def format_error(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
-    """The exception type, message and traceback, as stored in ``Job.error``, at most ``limit`` characters.
+def format_error(exc: BaseException, limit: int | None = ERROR_LIMIT) -> str:
+    """The exception type, message and traceback, as stored in ``Job.error``: whole, or at most ``limit``
+    characters (the message is cut first, so that the traceback survives).
 
     Never raises: an exception whose ``__str__`` raises is described by its type.
     """
@@ -88,6 +92,14 @@ def format_error(exc: BaseException, limit: int = ERROR_LIMIT) -> str:
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except BaseException:
         details = "<the traceback could not be formatted>\n"
+    if limit is None:
+        if len(message) > LOG_LIMIT:
+            # The traceback ends with the message again: say it once, so a 10 MB message is 10 MB stored.
+            with contextlib.suppress(BaseException):
+                last = "".join(traceback.format_exception_only(type(exc), exc))
+                if details.endswith(last):
+                    details = f"{details[: -len(last)]}{name}: (the message above)\n"
+        return f"{name}: {message}\n{details}"
     # The message is bounded first so that the traceback after it survives the final cut.
     return cut(f"{name}: {cut(message, limit // 4)}\n{details}", limit)
 
@@ -147,6 +159,7 @@ async def run_job(
     revoked: Callable[[], bool] | None = None,
     storage: BaseStorage | None = None,
     trace: bool = True,
+    error_limit: int | None = ERROR_LIMIT,
 ) -> RunResult:
     """Run a claimed job and turn whatever happened into an :class:`Outcome`.
 
@@ -154,12 +167,13 @@ async def run_job(
     worker's revocation), or always when ``revoked`` is not given. A job that raises ``CancelledError``
     itself while not revoked fails like any other error. Inside, ``dbjobq.current_job()`` is this job;
     its progress reports are written through ``storage`` (kept in memory without one). With OpenTelemetry
-    configured (and ``trace``), the run is a span of the trace the job was enqueued in.
+    configured (and ``trace``), the run is a span of the trace the job was enqueued in. ``error_limit``
+    bounds the stored error text.
     """
     if not trace:
-        return await _run_job(job, executor, wrap_sync, revoked, storage)
+        return await _run_job(job, executor, wrap_sync, revoked, storage, error_limit)
     with tracing.run_span(job) as span:
-        result = await _run_job(job, executor, wrap_sync, revoked, storage)
+        result = await _run_job(job, executor, wrap_sync, revoked, storage, error_limit)
         tracing.end_run(span, result)
     return result
 
@@ -170,6 +184,7 @@ async def _run_job(
     wrap_sync: SyncWrapper | None,
     revoked: Callable[[], bool] | None,
     storage: BaseStorage | None,
+    error_limit: int | None,
 ) -> RunResult:
     started = time.perf_counter()
     spec: registry.JobSpec | None = None
@@ -183,9 +198,9 @@ async def _run_job(
     except asyncio.CancelledError as exc:
         if revoked is None or revoked() or cancel_requested():
             raise
-        return failure(job, exc, time.perf_counter() - started, spec)
+        return failure(job, exc, time.perf_counter() - started, spec, error_limit)
     except BaseException as exc:  # a job's failure is data, not a crash of the worker (sys.exit included)
-        return failure(job, exc, time.perf_counter() - started, spec)
+        return failure(job, exc, time.perf_counter() - started, spec, error_limit)
     finally:
         await progress.leave(current, token)
     try:
@@ -221,9 +236,15 @@ def cancel_requested() -> bool:
     return False
 
 
-def failure(job: Job, exc: BaseException, duration: float, spec: registry.JobSpec | None = None) -> RunResult:
+def failure(
+    job: Job,
+    exc: BaseException,
+    duration: float,
+    spec: registry.JobSpec | None = None,
+    error_limit: int | None = ERROR_LIMIT,
+) -> RunResult:
     """The result of a failed run: a retry while attempts remain, else failed, with the error kept."""
-    error = format_error(exc)
+    error = format_error(exc, error_limit)
     token = job.lease_token or ""
     spec = spec or registry.get_spec(job.type)
     if job.attempts <= job.max_retries and not isinstance(exc, JobNotRegisteredError):

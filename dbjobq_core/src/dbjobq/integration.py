@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import declarations, eager, registry, scheduling
 from .cli import bulk as bulk_commands
 from .cli import jobs as jobs_commands
+from .cli import migrate as migrate_commands
 from .cli import queues as queues_commands
 from .cli import schedules as schedules_commands
 from .cli import stats as stats_commands
@@ -29,6 +30,7 @@ from .runner import (
 )
 from .storage.dialects import now_sql
 from .storage.ids import new_token
+from .storage.payloads import check_rows as check_payload_rows
 from .storage.records import (
     claimed_values,
     decode_meta,
@@ -57,6 +59,7 @@ __all__ = [
     "add_argparse_worker_options",
     "as_seconds",
     "bulk_commands",
+    "check_payload_rows",
     "claimed_values",
     "click_worker_options",
     "configure_logging",
@@ -72,6 +75,7 @@ __all__ = [
     "jobs_commands",
     "log_through_host",
     "mask_url",
+    "migrate_commands",
     "new_job_row",
     "new_token",
     "now_sql",

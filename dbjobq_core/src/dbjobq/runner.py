@@ -27,7 +27,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
 _TYPES: dict[str, type] = {
-    "concurrency": int, "prefetch": int, "queues": str, "name": str, "metrics_port": int, "metrics_host": str
+    "concurrency": int, "prefetch": int, "error_limit": int, "queues": str, "name": str, "metrics_port": int,
+    "metrics_host": str,
 }
 
 

@@ -14,7 +14,7 @@ from django.dispatch import receiver
 
 from dbjobq import Job as CoreJob
 from dbjobq import JobQueue
-from dbjobq.integration import new_job_row
+from dbjobq.integration import check_payload_rows, new_job_row
 from dbjobq.models import EnqueueOptions
 
 from . import clock, conf, eager
@@ -84,6 +84,7 @@ def enqueue(
     # the ORM is indistinguishable from one written by JobQueue.enqueue().
     new = get_queue().prepare_job(func_or_name, data, **options)
     row = new_job_row(new, 0.0)
+    check_payload_rows([row], _packet_limit(settings.database))
     # The database's clock stamps the row and dates a delay, as the core's enqueue does.
     now = clock.db_now(settings.database)
     due = new.execute_at if new.execute_at is not None else now + Value(float(new.delay or 0.0))
@@ -97,6 +98,24 @@ def enqueue(
     if settings.eager:
         eager.run_after_commit(str(row["id"]), settings.database)
     return str(row["id"])
+
+
+#: MySQL/MariaDB's max_allowed_packet, read once per database alias (the core's limit on a statement).
+_packet_limits: dict[str, int] = {}
+
+
+def _packet_limit(alias: str) -> int | None:
+    """The most bytes one statement may carry on the database ``alias`` (``None``: no such limit)."""
+    from django.db import connections
+
+    connection = connections[alias]
+    if connection.vendor != "mysql":
+        return None
+    if alias not in _packet_limits:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT @@max_allowed_packet")
+            _packet_limits[alias] = int(cursor.fetchone()[0])
+    return _packet_limits[alias]
 
 
 async def aenqueue(

@@ -47,6 +47,15 @@ class TextField(_TextField):
         return super().db_type(connection)
 
 
+class PayloadField(_TextField):
+    """Job data, results and errors of any size: ``LONGTEXT`` on MySQL (schema version 6), ``TEXT`` elsewhere."""
+
+    def db_type(self, connection: BaseDatabaseWrapper) -> str | None:
+        if connection.vendor == "mysql":
+            return "longtext"
+        return super().db_type(connection)
+
+
 class DoubleField(_FloatField):
     """A double-precision float: epoch seconds (Django's SQLite default spells it ``real``)."""
 

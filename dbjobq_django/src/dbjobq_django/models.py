@@ -38,13 +38,13 @@ class Job(models.Model):
     id = fields.KeyField(primary_key=True, max_length=36)
     type = models.CharField(max_length=255)
     queue = models.CharField(max_length=64)
-    data = fields.TextField()
+    data = fields.PayloadField()
     status = models.CharField(max_length=16, choices=STATUS_CHOICES)
     priority = models.IntegerField()
     attempts = models.IntegerField()
     max_retries = models.IntegerField()
-    error = fields.TextField(null=True)
-    result = fields.TextField(null=True)
+    error = fields.PayloadField(null=True)
+    result = fields.PayloadField(null=True)
     created_at = fields.DoubleField()
     updated_at = fields.DoubleField()
     execute_at = fields.DoubleField()
@@ -154,6 +154,7 @@ class Worker(models.Model):
     concurrency = models.IntegerField()
     started_at = fields.DoubleField()
     last_heartbeat = fields.DoubleField()
+    job_types = fields.PayloadField(null=True)
 
     class Meta:
         db_table = "dbjobq_workers"

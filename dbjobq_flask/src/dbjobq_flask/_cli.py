@@ -1,7 +1,7 @@
 """``flask dbjobq``: the core ``dbjobq`` command line, bound to the app's database, with the worker.
 
 ``flask dbjobq worker`` reuses the core CLI's worker options and runner; the other sub-commands
-(``init-db``, ``jobs``, ``job``, ``enqueue``, ``retry``, ``cancel``, ``purge``, ``stats``,
+(``init-db``, ``migrate``, ``jobs``, ``job``, ``enqueue``, ``retry``, ``cancel``, ``purge``, ``stats``,
 ``schedules``) are the core's own commands, given the app's database instead of ``--url``.
 """
 
@@ -25,6 +25,7 @@ from dbjobq.integration import (
 )
 from dbjobq.integration import bulk_commands as core_bulk
 from dbjobq.integration import jobs_commands as core_jobs
+from dbjobq.integration import migrate_commands as core_migrate
 from dbjobq.integration import queues_commands as core_queues
 from dbjobq.integration import schedules_commands as core_schedules
 from dbjobq.integration import stats_commands as core_stats
@@ -100,6 +101,7 @@ def worker_command(imports: tuple[str, ...], **options: Any) -> None:
 
 for _command in (
     core_jobs.init_db,
+    core_migrate.migrate,
     core_jobs.enqueue,
     core_jobs.list_jobs,
     core_jobs.show_job,

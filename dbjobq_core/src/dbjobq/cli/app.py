@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import bulk, jobs, metrics, queues, schedules, stats, web, worker
+from . import bulk, jobs, metrics, migrate, queues, schedules, stats, web, worker
 from .main import cli
 
 cli.add_command(worker.worker)
@@ -18,6 +18,7 @@ cli.add_command(bulk.purge)
 cli.add_command(schedules.schedules)
 cli.add_command(queues.queues)
 cli.add_command(jobs.init_db)
+cli.add_command(migrate.migrate)
 cli.add_command(web.web)
 cli.add_command(metrics.metrics)
 

@@ -79,6 +79,11 @@ class BaseStorage(ABC):
     async def close(self) -> None:
         """Release every connection; the storage refuses use afterwards."""
 
+    async def stored_schema_version(self) -> int | None:
+        """The schema version the store is at, read without upgrading (``None``: not created yet, or a
+        store without versions). ``initialize()`` upgrades it (``dbjobq migrate`` shows both)."""
+        return None
+
     # -- jobs ---------------------------------------------------------------------------------
     @abstractmethod
     async def enqueue(

@@ -7,6 +7,10 @@ changes. Version 1 -> 2 adds the (queue, status, execute_at) index; 2 -> 3 the s
 ``origin`` columns; 3 -> 4 the jobs' ``meta`` column and the ``dbjobq_queues`` table; 4 -> 5 flow
 control: the jobs' ``unique_key``, ``flow_key`` and ``depends_on`` columns, the unique keys' index (over
 a generated column on MySQL) and the ``dbjobq_limits`` table.
+5 -> 6 makes the jobs' payload columns ``LONGTEXT`` on MySQL/MariaDB (a no-op elsewhere: ``TEXT``
+already holds 1 GB) and adds the workers' ``job_types``.
+
+``dbjobq migrate`` runs the same upgrade (``initialize()``) and prints the version before and after.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from .schema import (
     meta,
     queues,
     schedules,
+    workers,
 )
 
 
@@ -57,12 +62,34 @@ def _add_flow_control(conn: Connection) -> None:
     create_unique_key_index(conn)
 
 
+#: The jobs' columns that hold payloads of any size (``LONGTEXT`` on MySQL/MariaDB from version 6).
+PAYLOAD_COLUMNS = ("data", "error", "result")
+
+
+def _widen_payloads_and_add_worker_types(conn: Connection) -> None:
+    found = {c["name"]: c["type"].compile(dialect=conn.dialect) for c in inspect(conn).get_columns(jobs.name)}
+    # Only where the schema's type differs from the column's: MySQL/MariaDB (TEXT -> LONGTEXT). Elsewhere
+    # PAYLOAD_TEXT is TEXT already, as it was.
+    narrow = [n for n in PAYLOAD_COLUMNS if found[n] != jobs.c[n].type.compile(dialect=conn.dialect)]
+    if narrow:
+        # One ALTER for the three columns: MySQL/MariaDB rebuild the table once, not three times.
+        changes = ", ".join(
+            f"MODIFY {n} {jobs.c[n].type.compile(dialect=conn.dialect)} {'NULL' if jobs.c[n].nullable else 'NOT NULL'}"
+            for n in narrow
+        )
+        conn.execute(text(f"ALTER TABLE {jobs.name} {changes}"))
+    if "job_types" not in {c["name"] for c in inspect(conn).get_columns(workers.name)}:
+        kind = workers.c.job_types.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {workers.name} ADD COLUMN job_types {kind}"))
+
+
 #: The step that brings a database to each version.
 STEPS: dict[int, Callable[[Connection], None]] = {
     2: _add_queue_status_index,
     3: _add_schedule_columns,
     4: _add_meta_and_queues,
     5: _add_flow_control,
+    6: _widen_payloads_and_add_worker_types,
 }
 
 

@@ -24,16 +24,22 @@ from sqlalchemy import (
     literal_column,
     text,
 )
+from sqlalchemy.dialects.mysql import LONGTEXT
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ColumnClause
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: PostgreSQL channel on which the jobs table announces new jobs.
 NOTIFY_CHANNEL = "dbjobq_jobs"
 
 metadata = MetaData()
+
+#: Schema version 6. Job data, results and errors of any size: ``TEXT`` holds 1 GB on PostgreSQL and
+#: SQLite but 64 KB on MySQL/MariaDB, where ``LONGTEXT`` (4 GB) takes whatever the server's
+#: ``max_allowed_packet`` lets through (see ``storage/payloads.py``).
+PAYLOAD_TEXT = Text().with_variant(LONGTEXT(), "mysql", "mariadb")
 
 
 def _dialect_in(*names: str) -> Callable[..., bool]:
@@ -51,13 +57,13 @@ jobs = Table(
     Column("id", String(36), primary_key=True),
     Column("type", String(255), nullable=False),
     Column("queue", String(64), nullable=False),
-    Column("data", Text, nullable=False),
+    Column("data", PAYLOAD_TEXT, nullable=False),
     Column("status", String(16), nullable=False),
     Column("priority", Integer, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("max_retries", Integer, nullable=False),
-    Column("error", Text, nullable=True),
-    Column("result", Text, nullable=True),
+    Column("error", PAYLOAD_TEXT, nullable=True),
+    Column("result", PAYLOAD_TEXT, nullable=True),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
     Column("execute_at", Double, nullable=False),
@@ -196,6 +202,9 @@ workers = Table(
     Column("concurrency", Integer, nullable=False),
     Column("started_at", Double, nullable=False),
     Column("last_heartbeat", Double, nullable=False),
+    # Schema version 6. The job types the worker registered (a JSON list; NULL in older rows): the
+    # pending jobs that no live worker can run are found with it.
+    Column("job_types", PAYLOAD_TEXT, nullable=True),
 )
 
 # Schema version 4. Queue controls: a row per queue an operator paused (or resumed); a queue without

@@ -3,17 +3,19 @@ release them at shutdown, and recover the jobs of workers that died."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .. import errors
 from ..models import Job, JobStatus, Outcome
 from ..serialization import dumps_payload
-from . import records
+from . import payloads, records
 from .database import Database
 from .dialects import Claim
 from .ids import new_token
@@ -99,9 +101,60 @@ class ClaimsSQL:
             logger.exception("Could not fail the undecodable jobs", extra={"action": "job_undecodable"})
 
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> set[str]:
-        """Record outcomes in one transaction, one UPDATE per kind of outcome; return the accepted ids."""
+        """Record outcomes in one transaction, one UPDATE per kind of outcome; return the accepted ids.
+
+        A result or error too large for the server is cut with a marker. If the batch cannot be
+        written, each outcome is tried alone: one the database refuses fails its job with an error
+        saying why, and the others land. Raises ``StorageError`` only if the database itself fails.
+        """
         if not outcomes:
             return set()
+        limit = await self._db.impl.packet_limit(self._db)
+        outcomes = [payloads.fit_outcome(outcome, limit) for outcome in outcomes]
+        try:
+            return await self._record_batch(outcomes)
+        except Exception as exc:
+            if transient(exc):
+                raise  # a lost connection, a deadlock: the whole batch is tried again later
+            if len(outcomes) == 1:
+                return await self._record_alone(outcomes[0], exc)
+            logger.warning(
+                "Recording %d outcomes together failed (%s); recording them one by one",
+                len(outcomes),
+                _describe(exc),
+                extra={"action": "outcomes_one_by_one"},
+            )
+        accepted: set[str] = set()
+        for outcome in outcomes:
+            try:
+                accepted |= await self._record_batch([outcome])
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                accepted |= await self._record_alone(outcome, exc)
+        return accepted
+
+    async def _record_alone(self, outcome: Outcome, exc: Exception) -> set[str]:
+        """Fail the job whose outcome could not be written, saying why; re-raise if even that fails
+        (then the database, not the outcome, is the trouble: the caller keeps the outcomes and retries)."""
+        error = (
+            f"OutcomeNotRecorded: DBJobQ could not record this job's outcome ({outcome.status.value}): "
+            f"{_describe(exc)}. The job is failed instead; retry it once the cause is fixed."
+        )
+        failed = Outcome(outcome.job_id, outcome.lease_token, JobStatus.FAILED, error=error)
+        try:
+            accepted = await self._record_batch([failed])
+        except Exception:
+            raise exc from None
+        logger.error(
+            "Job %s: its outcome could not be recorded (%s); failed instead",
+            outcome.job_id,
+            _describe(exc),
+            extra={"action": "outcome_not_recorded", "job_id": outcome.job_id},
+        )
+        return accepted
+
+    async def _record_batch(self, outcomes: Sequence[Outcome]) -> set[str]:
         now = self._db.impl.now()
         groups: dict[tuple[Any, ...], list[Outcome]] = {}
         for outcome in outcomes:
@@ -221,6 +274,27 @@ class ClaimsSQL:
                 extra={"action": "recover_leases"},
             )
         return requeued.rowcount, failed.rowcount
+
+
+def transient(exc: BaseException) -> bool:
+    """True if writing may succeed when tried again (a lost connection, a deadlock, a lock timeout), False if
+    the database refused what was written (bad text, a value too large): only that fails a job."""
+    cause = exc.__cause__ if isinstance(exc, errors.StorageError) else exc
+    if isinstance(cause, DBAPIError):
+        if "max_allowed_packet" in str(cause.orig):
+            return False
+        return bool(cause.connection_invalidated) or isinstance(cause, (OperationalError, InterfaceError))
+    return cause is None or isinstance(cause, (OSError, asyncio.TimeoutError))
+
+
+def _describe(exc: BaseException, limit: int = 1000) -> str:
+    """A short, printable (ASCII) description of why a write failed."""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        text = type(exc).__name__
+    text = text if text.isascii() else ascii(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _undecodable_error(problem: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import errors
 from ..models import FINISHED_STATUSES, EnqueuedIds, Job, JobStatus, NewJob
 from ..serialization import dumps_payload
-from . import records, unique_keys
+from . import payloads, records, unique_keys
 from .database import Database
 from .dialects.default import INSERT_BATCH_SIZE
 from .schema import PENDING_SQL, jobs
@@ -51,11 +51,14 @@ class JobsSQL:
         A job whose unique key is held (by a stored job or an earlier one of ``jobs_``) is not written:
         its place holds the holder's id and is listed in the result's ``duplicates``. The database's
         clock stamps them: ``created_at`` and a due time of ``delay`` seconds after its now (the caller's
-        clock plays no part unless it chose an absolute ``execute_at``).
+        clock plays no part unless it chose an absolute ``execute_at``). Data larger than the server accepts
+        in one statement raises ``PayloadTooLargeError`` before anything is written.
         """
         rows = [records.job_insert_params(new) for new in jobs_]
         if not rows:
             return EnqueuedIds()
+        limit = await self._db.impl.packet_limit(self._db)
+        payloads.check_rows(rows, limit)
         if any(row["unique_key"] is not None for row in rows):
             if connection is not None:
                 return await unique_keys.insert_keyed(self._db.impl, connection, rows)
@@ -64,8 +67,8 @@ class JobsSQL:
         if connection is not None:
             # The caller's AsyncConnection or AsyncSession: the jobs commit or roll back with it.
             stmt = self._db.impl.insert_jobs_statement()
-            for start in range(0, len(rows), INSERT_BATCH_SIZE):
-                await connection.execute(stmt, rows[start : start + INSERT_BATCH_SIZE])
+            for batch in payloads.split_rows(rows, INSERT_BATCH_SIZE, limit):
+                await connection.execute(stmt, batch)
         else:
             await self._db.impl.insert_jobs(self._db, rows)
         return EnqueuedIds([row["id"] for row in rows])

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -143,6 +143,16 @@ class SQLAlchemyStorage(JobsSQL, ClaimsSQL, FlowSQL, ViewsSQL, SchedulesSQL, Wor
         what must be computed in Python from the database's now (a cron schedule's next run)."""
         async with self._db.transaction() as conn:
             return float((await conn.execute(select(self._db.impl.now()))).scalar_one())
+
+    async def stored_schema_version(self) -> int | None:
+        """The schema version the database is at (``None``: no DBJobQ tables yet). Reads; never upgrades."""
+        self._db.open()
+        with wrap_driver_errors(f"Could not read the schema version of {self!r}"):
+            async with self.engine.connect() as conn:
+                if not await conn.run_sync(lambda sync: inspect(sync).has_table(meta.name)):
+                    return None
+                value = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar()
+        return None if value is None else int(value)
 
     async def close(self) -> None:
         """Close every connection. The storage refuses use afterwards."""

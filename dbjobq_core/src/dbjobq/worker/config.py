@@ -69,6 +69,12 @@ class WorkerConfig:
     )
     flush_interval: float = _option(0.005, "Seconds finished jobs' outcomes wait to be recorded together.")
     flush_size: int = _option(200, "Outcomes recorded in one batch at most.")
+    error_limit: int | None = _option(
+        None,
+        "Characters of a failure's text (type, message, traceback) stored with the job; the start and "
+        "the end of a longer one are kept (default: whole, as far as the database server takes it).",
+        flags=("--error-limit",),
+    )
     # A worker's id must be unique: a shared setting would give every process the same one.
     name: str | None = _option(
         None, "The worker's id, stored on the jobs it runs (default: host:pid:random).", flags=("--name",),
@@ -222,6 +228,13 @@ def _check(name: str, value: Any) -> Any:
         return _seconds(value, positive=True)
     if name == "shutdown_timeout" or name == "flush_interval":
         return _seconds(value, positive=False)
+    if name == "error_limit":
+        if value is None:
+            return None
+        try:
+            return _int(value, 1000)
+        except _Invalid:
+            raise _Invalid("an integer >= 1000 (characters) or None (store errors whole)") from None
     if name == "prefetch":
         return None if value is None else _int(value, 0)
     if name in ("retention", "failed_retention"):

@@ -49,6 +49,7 @@ class JobRunner:
         self.wrap_sync = config.wrap_sync
         self.metrics = metrics
         self.trace = config.tracing is not False
+        self.error_limit = config.error_limit
         self._on_done = on_done
         self._context = contextvars.copy_context()
 
@@ -81,6 +82,7 @@ class JobRunner:
                 revoked=lambda: job.id in self.inflight.revoked,
                 storage=self.outcomes.storage,
                 trace=self.trace,
+                error_limit=self.error_limit,
             )
             self.outcomes.add(result.outcome)
             recorded = True
@@ -107,7 +109,7 @@ class JobRunner:
             self._on_done()
 
     def _record_failure(self, job: Job, exc: BaseException) -> None:
-        result = failure(job, exc, 0.0)
+        result = failure(job, exc, 0.0, error_limit=self.error_limit)
         self.outcomes.add(result.outcome)
         self._count_and_log(job, result)
 

@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from .. import payloads
 from ..base import ChangeProbe, Subscription
 from ..probes import MaxIdProbe
 from ..schema import HELD_STATUSES, PENDING_SQL, jobs
@@ -160,13 +161,19 @@ class DefaultImpl:
     async def close(self) -> None:
         """Release what this implementation opened beside the engine."""
 
+    async def packet_limit(self, db: Database) -> int | None:
+        """The most bytes one statement may carry on this server (``None``: no limit short of 1 GB values)."""
+        return None
+
     # -- the hot path -------------------------------------------------------------------------
     async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert new jobs (:func:`..records.job_insert_params`), one INSERT per :data:`INSERT_BATCH_SIZE` rows."""
+        """Insert new jobs (:func:`..records.job_insert_params`), one INSERT per :data:`INSERT_BATCH_SIZE` rows
+        (fewer, if they are large, under the server's :meth:`packet_limit`)."""
         stmt = self.insert_jobs_statement()
+        limit = await self.packet_limit(db)
         async with db.write(single_statement=len(rows) == 1) as conn:
-            for start in range(0, len(rows), INSERT_BATCH_SIZE):
-                await conn.execute(stmt, list(rows[start : start + INSERT_BATCH_SIZE]))
+            for batch in payloads.split_rows(rows, INSERT_BATCH_SIZE, limit):
+                await conn.execute(stmt, batch)
 
     async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
         """Mark up to ``claim.limit`` due jobs running; return their rows (as updated), in any order.

@@ -3,9 +3,9 @@ READ COMMITTED, and writes in explicit transactions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Double, Select, literal_column, select
+from sqlalchemy import ColumnElement, Double, Select, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..base import ChangeProbe
@@ -19,6 +19,9 @@ from .default import DefaultImpl
 # daylight-saving jumps play no part (UNIX_TIMESTAMP(NOW()) converts through the session zone).
 NOW_SQL = "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) / 1e6)"
 
+if TYPE_CHECKING:
+    from ..database import Database
+
 
 class MySQLImpl(DefaultImpl):
     """MySQL and MariaDB through aiomysql."""
@@ -27,6 +30,14 @@ class MySQLImpl(DefaultImpl):
     # aiomysql switches a pooled connection into autocommit and back with extra round trips (and resets
     # the isolation level on return): BEGIN … COMMIT costs less than that for a one-statement write.
     autocommit_writes = False
+    _packet_limit: int | None = None
+
+    async def packet_limit(self, db: Database) -> int | None:
+        """The server's ``max_allowed_packet``, read once per engine: a statement over it is refused."""
+        if self._packet_limit is None:
+            async with db.transaction() as conn:
+                self._packet_limit = int((await conn.execute(text("SELECT @@max_allowed_packet"))).scalar_one())
+        return self._packet_limit
 
     def default_engine_options(self) -> dict[str, Any]:
         """READ COMMITTED avoids InnoDB gap locks between concurrent claimers; connections are recycled
