@@ -4,9 +4,9 @@ busy timeout let several processes share one file; the claim reads through its p
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Integer, TextualSelect, bindparam, cast, event, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,12 +20,41 @@ from ..probes import DataVersionProbe
 from ..schema import UNIQUE_KEY_INDEX, jobs
 from ..urls import is_memory_sqlite
 from .default import Claim, DefaultImpl
+from .sqlite_fastpath import PRAGMAS, SQLiteFastPath
+
+if TYPE_CHECKING:
+    from ..database import Database
 
 
 class SQLiteImpl(DefaultImpl):
     """SQLite through aiosqlite."""
 
     name = "sqlite"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fastpath: SQLiteFastPath | None = None
+
+    def _file(self, engine: AsyncEngine) -> tuple[str, bool]:
+        """The database file (or ``file:`` URI) as ``sqlite3.connect`` takes it, and whether it is a URI."""
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        return str(args[0]), bool(kwargs.get("uri"))
+
+    async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Through :mod:`.sqlite_fastpath` (one thread hop), except in memory."""
+        if is_memory_sqlite(self.url):
+            await super().insert_jobs(db, rows)
+            return
+        if self._fastpath is None:
+            database, uri = self._file(db.engine)
+            self._fastpath = SQLiteFastPath(database, uri=uri)
+        await self._fastpath.insert(rows)
+
+    async def close(self) -> None:
+        """Close the enqueue path's connection and thread."""
+        fastpath, self._fastpath = self._fastpath, None
+        if fastpath is not None:
+            await fastpath.close()
 
     def default_engine_options(self) -> dict[str, Any]:
         """One connection per process: SQLite has one writer at a time, so this process's writes queue
@@ -51,10 +80,9 @@ class SQLiteImpl(DefaultImpl):
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            if not memory:  # an in-memory database has no journal file
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            for pragma in PRAGMAS:
+                if not (memory and "journal_mode" in pragma):  # an in-memory database has no journal file
+                    cursor.execute(pragma)
             cursor.close()
 
     async def insert_unique(self, conn: Any, row: Mapping[str, Any]) -> bool:
@@ -73,8 +101,8 @@ class SQLiteImpl(DefaultImpl):
         """``PRAGMA data_version`` on a connection of its own (none in memory: one process, in-process wake-ups)."""
         if is_memory_sqlite(self.url):
             return None
-        args, kwargs = engine.dialect.create_connect_args(engine.url)
-        return DataVersionProbe(str(args[0]), uri=bool(kwargs.get("uri")))
+        database, uri = self._file(engine)
+        return DataVersionProbe(database, uri=uri)
 
     def claim_candidates(self, claim: Claim, now: ColumnElement[float]) -> TextualSelect:
         """The ids to claim (due at ``now``), read through the claim index in its order (stops after
