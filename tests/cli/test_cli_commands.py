@@ -54,6 +54,20 @@ def test_cli_enqueue_applies_options(invoke: Invoke, queue_name: str) -> None:
     assert "lease_token" not in job
 
 
+def test_cli_enqueue_depends_on_waits(invoke: Invoke, queue_name: str) -> None:
+    first = ok(invoke("enqueue", "some.job", "--queue", queue_name, "--delay", "1h")).stdout.strip()
+    second = ok(invoke("enqueue", "some.job", "--queue", queue_name)).stdout.strip()
+    waiting = ok(
+        invoke("enqueue", "some.job", "--queue", queue_name, "--depends-on", first, "--depends-on", second)
+    ).stdout.strip()
+    job = json.loads(ok(invoke("job", waiting, "--json")).stdout)
+    assert (job["status"], job["depends_on"]) == ("waiting", [first, second])
+    assert first in ok(invoke("job", waiting)).stdout
+    assert [j["id"] for j in json.loads(ok(invoke("jobs", "--status", "waiting", "--json")).stdout)] == [waiting]
+    bad = invoke("enqueue", "some.job", "--depends-on", "nope")
+    assert bad.exit_code != 0 and "do not exist" in bad.output
+
+
 def test_cli_enqueue_unique_key_prints_the_holder(invoke: Invoke, queue_name: str) -> None:
     first = ok(invoke("enqueue", "some.job", "--queue", queue_name, "--unique-key", "cli-k")).stdout.strip()
     again = ok(invoke("enqueue", "some.job", "--queue", queue_name, "--unique-key", "cli-k")).stdout.strip()

@@ -4,6 +4,9 @@ running, on every database, across connections and inside the caller's transacti
 from __future__ import annotations
 
 import asyncio
+import signal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,3 +113,55 @@ async def test_flow_unique_retry_of_an_old_holder_is_refused_while_the_key_is_he
 async def _status(queue: JobQueue, job_id: str, status: str) -> bool:
     job = await queue.get_job(job_id)
     return job is not None and job.status == status
+
+
+@pytest.mark.slow
+async def test_flow_unique_twenty_enqueuers_beside_three_worker_processes(
+    db_url: str, queue: JobQueue, spawn: Any, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    workers = [spawn(db_url) for _ in range(3)]
+
+    async def all_registered() -> bool:
+        return len(await queue.list_workers()) == 3
+
+    await wait_until(all_registered, timeout=60)
+    stores = [SQLAlchemyStorage(db_url) for _ in range(20)]
+    try:
+        await asyncio.gather(*(store.initialize() for store in stores))
+
+        async def enqueue_all(path: Path = release) -> set[str]:
+            return set(
+                await asyncio.gather(
+                    *(
+                        JobQueue(store).enqueue(jobs.wait_for_file, {"path": str(path)}, unique_key="busy")
+                        for store in stores
+                    )
+                )
+            )
+
+        [pending] = await enqueue_all()  # twenty at once, while three workers claim: one job
+
+        async def running() -> bool:
+            job = await queue.get_job(pending)
+            return job is not None and job.status == "running"
+
+        await wait_until(running, timeout=30)
+        assert await enqueue_all() == {pending}  # held while it runs, too
+        release.touch()
+
+        async def completed() -> bool:
+            job = await queue.get_job(pending)
+            return job is not None and job.status == "completed"
+
+        await wait_until(completed, timeout=30)
+        [again] = await enqueue_all(tmp_path / "second")  # free again: one new job (held while it runs)
+        assert again != pending
+        (tmp_path / "second").touch()
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            await asyncio.to_thread(proc.wait, 60)
+    assert await queue.count_jobs(job_type="tests.core.jobs.wait_for_file") == 2

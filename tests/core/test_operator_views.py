@@ -31,7 +31,9 @@ async def test_operator_views_queue_stats_count_by_queue_and_status(queue: JobQu
     stats = {s.name: s for s in await queue.queue_stats(count_cap=2)}
 
     assert sorted(stats) == ["emails", "reports"]
-    assert stats["emails"].counts == {"pending": 1, "running": 0, "completed": 2, "failed": 1, "cancelled": 0}
+    assert stats["emails"].counts == {
+        "pending": 1, "running": 0, "completed": 2, "failed": 1, "cancelled": 0, "waiting": 0
+    }
     assert stats["emails"].capped == {"completed"}  # 3 completed, counted up to the cap of 2
     assert stats["emails"].oldest_due_at == pytest.approx(now - 120, abs=1)
     assert stats["reports"].counts["pending"] == 2

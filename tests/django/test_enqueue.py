@@ -193,3 +193,18 @@ def test_enqueue_large_data_through_the_orm(dbjobq: str) -> None:
     with pytest.raises(PayloadTooLargeError, match="max_allowed_packet"), transaction.atomic(using=dbjobq):
         dbjobq_django.enqueue("testapp.add", {"blob": "y" * 17 * 1024 * 1024})
     assert Job.objects.using(dbjobq).count() == 1
+
+
+@per_database(transaction=True)
+def test_enqueue_depends_on_through_the_orm(dbjobq: str) -> None:
+    with transaction.atomic(using=dbjobq):
+        first = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 2})
+        # The dependency is read inside the same transaction: it exists, and it is pending.
+        waiting = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 2}, depends_on=[first])
+    assert Job.objects.using(dbjobq).get(id=waiting).status == "waiting"
+    Job.objects.using(dbjobq).filter(id=first).update(status="failed")
+    doomed = dbjobq_django.enqueue("testapp.add", {}, depends_on=[first])
+    row = Job.objects.using(dbjobq).get(id=doomed)
+    assert row.status == "failed" and first in (row.error or "") and row.finished_at is not None
+    with pytest.raises(ValueError, match="do not exist"):
+        dbjobq_django.enqueue("testapp.add", {}, depends_on=["nope"])

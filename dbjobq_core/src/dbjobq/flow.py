@@ -20,6 +20,7 @@ __all__ = [
     "LimitedClaim",
     "RateLimit",
     "Snooze",
+    "check_depends_on",
     "check_unique_key",
     "key_text",
     "parse_rate",
@@ -130,3 +131,17 @@ class LimitedClaim:
 
     jobs: list[Job]
     wake_at: float | None = None
+
+
+def check_depends_on(ids: object) -> tuple[str, ...]:
+    """``depends_on`` as a tuple of distinct job ids, in order; ``ValueError`` if it is not a list of ids."""
+    if ids is None:
+        return ()
+    if isinstance(ids, str) or not isinstance(ids, (list, tuple, set, frozenset)):
+        raise ValueError(f"depends_on must be a list of job ids, not {ids!r}")
+    seen: dict[str, None] = {}
+    for job_id in ids:
+        if not isinstance(job_id, str) or not job_id or len(job_id) > 36:
+            raise ValueError(f"depends_on must be a list of job ids, not {ids!r}")
+        seen.setdefault(job_id, None)
+    return tuple(seen)

@@ -40,6 +40,7 @@ from .storage.records import (
     schedule_row,
 )
 from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL, unique_key_sql
+from .storage.sql_dependencies import judge as judge_dependencies
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .testing import describe_miss
 from .timing import as_seconds
@@ -73,6 +74,7 @@ __all__ = [
     "is_secret_key",
     "job_from_row",
     "jobs_commands",
+    "judge_dependencies",
     "log_through_host",
     "mask_url",
     "migrate_commands",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
@@ -16,6 +17,8 @@ class JobStatus(str, enum.Enum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: Enqueued with ``depends_on``: waits until every job it depends on completed.
+    WAITING = "waiting"
 
     def __str__(self) -> str:
         return self.value
@@ -54,6 +57,8 @@ class EnqueueOptions(TypedDict, total=False):
     queue: str | None
     #: While a job holding this key is waiting, pending or running, add nothing and return its id.
     unique_key: str | None
+    #: Ids of jobs that must complete first: the job waits (status ``waiting``) until they have.
+    depends_on: Sequence[str] | None
 
 
 @dataclass(frozen=True)

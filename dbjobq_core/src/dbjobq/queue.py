@@ -101,6 +101,7 @@ class JobQueue(ScheduleManagement, QueueControls):
             execute_at=execute_at,
             delay=delay_seconds,
             unique_key=flow.check_unique_key(options.get("unique_key")),
+            depends_on=flow.check_depends_on(options.get("depends_on")),
             flow_key=spec.flow_key(data or {}) if spec is not None else None,
             meta=tracing.enqueue_meta(),  # the enqueue site's trace context, when OpenTelemetry is configured
         )
@@ -248,8 +249,10 @@ class JobQueue(ScheduleManagement, QueueControls):
 
     # -- managing -----------------------------------------------------------------------------
     async def cancel_job(self, job_id: str) -> bool:
-        """Cancel a pending or running job; False if it already finished. Unknown id: JobNotFoundError."""
+        """Cancel a waiting, pending or running job (the jobs waiting for it then fail); False if it
+        already finished. Unknown id: JobNotFoundError."""
         if await self.storage.cancel_job(job_id):
+            await self.storage.resolve_waiting()
             return True
         await self._require(job_id)
         return False

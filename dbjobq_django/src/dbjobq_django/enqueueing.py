@@ -14,7 +14,7 @@ from django.dispatch import receiver
 
 from dbjobq import Job as CoreJob
 from dbjobq import JobQueue
-from dbjobq.integration import check_payload_rows, new_job_row
+from dbjobq.integration import check_payload_rows, judge_dependencies, new_job_row
 from dbjobq.models import EnqueueOptions
 
 from . import clock, conf, eager
@@ -89,6 +89,8 @@ def enqueue(
     now = clock.db_now(settings.database)
     due = new.execute_at if new.execute_at is not None else now + Value(float(new.delay or 0.0))
     row.update(created_at=now, updated_at=now, execute_at=due)
+    if new.depends_on:
+        _settle_dependent(row, list(new.depends_on), settings.database)
     if new.unique_key is not None:
         holder = _insert_unique(row, settings.database)
         if holder is not None:
@@ -169,3 +171,20 @@ def _insert_unique(row: dict[str, Any], database: str) -> str | None:
             if holder is not None:
                 return str(holder)
     raise IntegrityError(f"Could not enqueue the job with unique key {key!r}: its holder kept changing; try again")
+
+
+def _settle_dependent(row: dict[str, Any], deps: list[str], database: str) -> None:
+    """The new job's first status from its dependencies', read through the ORM in the current
+    transaction (as the core does it: see ``dbjobq.storage.sql_dependencies``)."""
+    from .models import Job
+
+    rows = Job.objects.using(database).filter(id__in=deps).values_list("id", "status", "type")
+    found = {job_id: (status, job_type) for job_id, status, job_type in rows}
+    missing = [dep for dep in deps if dep not in found]
+    if missing:
+        raise ValueError(f"depends_on names jobs that do not exist: {', '.join(missing)}")
+    verdict = judge_dependencies(deps, found)
+    if verdict is True:
+        row["status"] = "pending"
+    elif isinstance(verdict, str):
+        row.update(status="failed", error=verdict, finished_at=row["created_at"])

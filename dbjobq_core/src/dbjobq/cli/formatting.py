@@ -35,6 +35,7 @@ _STATUS_STYLES = {
     "completed": "green",
     "failed": "bold red",
     "cancelled": "dim",
+    "waiting": "magenta",
 }
 
 

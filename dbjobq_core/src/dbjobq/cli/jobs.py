@@ -43,6 +43,8 @@ def init_db(state: CliState) -> None:
               help="Retries after the first attempt. [default: the job's, else 0]")
 @click.option("--unique-key", metavar="KEY",
               help="Add nothing while a job with this key is waiting, pending or running; print its id.")
+@click.option("--depends-on", "depends_on", multiple=True, metavar="ID",
+              help="Wait until this job completed (repeatable); fail if it fails or is cancelled.")
 @click.option("--import", "-i", "imports", multiple=True, metavar="MODULE",
               help="Import this module first, so the job's @job() defaults apply (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print {\"id\": …} as JSON.")
@@ -56,6 +58,7 @@ def enqueue(
     queue_name: str | None,
     max_retries: int | None,
     unique_key: str | None,
+    depends_on: tuple[str, ...],
     imports: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -75,6 +78,7 @@ def enqueue(
             max_retries=max_retries,
             queue=queue_name,
             unique_key=unique_key,
+            depends_on=list(depends_on) or None,
         )
 
     job_id = state.run(work)

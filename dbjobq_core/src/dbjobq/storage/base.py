@@ -177,6 +177,12 @@ class BaseStorage(ABC):
         :meth:`claim_jobs` leaves them."""
 
     @abstractmethod
+    async def resolve_waiting(self) -> tuple[int, int]:
+        """Promote waiting jobs whose dependencies all completed to pending (due now), and fail those
+        with a dependency that failed, was cancelled or no longer exists (the error names it); return
+        (promoted, failed)."""
+
+    @abstractmethod
     async def claim_job(self, job_id: str, *, worker_id: str, lease_timeout: float) -> Job | None:
         """Claim the pending job ``job_id`` as :meth:`claim_jobs` claims, due or not (eager mode runs a
         job at enqueue, and each retry at once); ``None`` if it is not pending."""

@@ -51,7 +51,7 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
         "type": new.type,
         "queue": new.queue,
         "data": new.data,
-        "status": JobStatus.PENDING.value,
+        "status": JobStatus.WAITING.value if new.depends_on else JobStatus.PENDING.value,
         "priority": new.priority,
         "attempts": 0,
         "max_retries": new.max_retries,

@@ -13,14 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from .. import errors
 from ..models import FINISHED_STATUSES, EnqueuedIds, Job, JobStatus, NewJob
 from ..serialization import dumps_payload
-from . import payloads, records, unique_keys
+from . import payloads, records, sql_dependencies, unique_keys
 from .database import Database
 from .dialects.default import INSERT_BATCH_SIZE
 from .schema import PENDING_SQL, jobs
 from .sql_views import job_filters, status_values
 
 _FINISHED = [s.value for s in FINISHED_STATUSES]
-_CANCELLABLE = frozenset({JobStatus.PENDING.value, JobStatus.RUNNING.value})
+_CANCELLABLE = frozenset({JobStatus.WAITING.value, JobStatus.PENDING.value, JobStatus.RUNNING.value})
 _RETRYABLE = frozenset({JobStatus.FAILED.value, JobStatus.CANCELLED.value})
 
 
@@ -59,6 +59,11 @@ class JobsSQL:
             return EnqueuedIds()
         limit = await self._db.impl.packet_limit(self._db)
         payloads.check_rows(rows, limit)
+        if any(row["depends_on"] is not None for row in rows):
+            if connection is not None:
+                return await self._enqueue_dependent(connection, rows)
+            async with self._db.transaction() as conn:
+                return await self._enqueue_dependent(conn, rows)
         if any(row["unique_key"] is not None for row in rows):
             if connection is not None:
                 return await unique_keys.insert_keyed(self._db.impl, connection, rows)
@@ -72,6 +77,23 @@ class JobsSQL:
         else:
             await self._db.impl.insert_jobs(self._db, rows)
         return EnqueuedIds([row["id"] for row in rows])
+
+    async def _enqueue_dependent(self, conn: Any, rows: list[dict[str, Any]]) -> EnqueuedIds:
+        """Insert jobs some of which depend on others, on ``conn`` in its transaction: each dependent
+        starts waiting, pending (every dependency completed already) or failed (one failed or was
+        cancelled); an unknown id is a ``ValueError`` and nothing is written."""
+        failed = await sql_dependencies.settle_new(conn, rows)
+        if any(row["unique_key"] is not None for row in rows):
+            ids = await unique_keys.insert_keyed(self._db.impl, conn, rows)
+        else:
+            stmt = self._db.impl.insert_jobs_statement()
+            for start in range(0, len(rows), INSERT_BATCH_SIZE):
+                await conn.execute(stmt, rows[start : start + INSERT_BATCH_SIZE])
+            ids = EnqueuedIds([row["id"] for row in rows])
+        if failed:  # finished when enqueued, by the database's clock
+            now = self._db.impl.now()
+            await conn.execute(update(jobs).where(jobs.c.id.in_(failed)).values(finished_at=now, updated_at=now))
+        return ids
 
     # -- reading ------------------------------------------------------------------------------
     async def get_job(self, job_id: str) -> Job | None:

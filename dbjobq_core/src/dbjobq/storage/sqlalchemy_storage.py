@@ -28,6 +28,7 @@ from .database import Database, wrap_driver_errors
 from .dialects import impl_for
 from .schema import SCHEMA_VERSION, meta, metadata
 from .sql_claims import ClaimsSQL
+from .sql_dependencies import DependenciesSQL
 from .sql_flow import FlowSQL
 from .sql_jobs import JobsSQL
 from .sql_queues import QueuesSQL
@@ -42,7 +43,9 @@ logger = logging.getLogger(__name__)
 _CREATE_ATTEMPTS = 5
 
 
-class SQLAlchemyStorage(JobsSQL, ClaimsSQL, FlowSQL, ViewsSQL, SchedulesSQL, WorkersSQL, QueuesSQL, BaseStorage):
+class SQLAlchemyStorage(
+    JobsSQL, ClaimsSQL, FlowSQL, DependenciesSQL, ViewsSQL, SchedulesSQL, WorkersSQL, QueuesSQL, BaseStorage
+):
     """A job store on any database SQLAlchemy reaches with an async driver.
 
     ``url`` is ``sqlite+aiosqlite:///path`` (or ``:memory:``), ``postgresql+asyncpg://…`` or

@@ -125,7 +125,9 @@ class Worker:
         self._hurry = asyncio.Event()  # a second signal: stop waiting for running jobs
         self._inflight = InFlight(config.concurrency, config.prefetch)
         self._threads = JobThreads(on_abandoned_return=self._thread_returned)
-        self._outcomes = OutcomeBuffer(self.storage, self.stats, config, on_recorded=self._outcomes_recorded)
+        self._outcomes = OutcomeBuffer(
+            self.storage, self.stats, config, on_recorded=self._outcomes_recorded, on_promoted=self._jobs_promoted
+        )
         # Prometheus metrics when prometheus-client is installed (unless metrics=False): a few counter
         # increments per job; without it nothing is imported or recorded.
         self.metrics = worker_metrics() if config.metrics is not False else None
@@ -352,6 +354,9 @@ class Worker:
 
     def _queues_changed(self) -> None:
         self._fetcher.paused_queues.mark_stale()  # the wake-up that comes with it claims with the new set
+
+    def _jobs_promoted(self) -> None:
+        self._wakeups.notify()  # waiting jobs became pending: claim them now
 
     def _outcomes_recorded(self) -> None:
         self._fetcher.capacity.set()  # a claim held back by unrecorded outcomes may go ahead

@@ -67,6 +67,8 @@ class Maintenance:
     async def recover(self) -> int:
         """Requeue (or fail, out of attempts) running jobs whose lease expired; return how many."""
         requeued, failed = await self.storage.recover_expired_leases()
+        # A dependent enqueued while its last dependency finished is promoted here at the latest.
+        await self.storage.resolve_waiting()
         return requeued + failed
 
     async def apply_retention(self) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
-from ..models import Outcome
+from ..models import JobStatus, Outcome
 from ..storage.base import BaseStorage
 from .backoff import backoff
 from .config import WorkerConfig
@@ -20,6 +21,10 @@ from .stats import WorkerStats
 from .wakeups import sleep_until
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between two looks at waiting jobs after jobs finished (their dependents may be ready).
+SETTLE_INTERVAL = 0.05
+_FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
 class OutcomeBuffer:
@@ -32,12 +37,17 @@ class OutcomeBuffer:
         config: WorkerConfig,
         *,
         on_recorded: Callable[[], None],
+        on_promoted: Callable[[], None] | None = None,
     ) -> None:
         self.storage = storage
         self.stats = stats
         self.flush_size = config.flush_size
         self.flush_interval = config.flush_interval
         self._on_recorded = on_recorded
+        self._on_promoted = on_promoted
+        self._settled_at = 0.0  # when waiting jobs were last looked at (monotonic)
+        self._settle_owed = False  # a job finished since: its dependents may be ready
+        self._settle_scheduled = False
         self._outcomes: list[Outcome] = []
         self._started: list[tuple[str, str]] = []  # claims of jobs taken back, now starting
         self._marked: asyncio.Future[None] | None = None  # done once those starts are written
@@ -109,7 +119,7 @@ class OutcomeBuffer:
             attempts = 5 if final else 1
             for attempt in range(attempts):
                 if not self._outcomes and not self._started:
-                    return
+                    break
                 batch, self._outcomes = self._outcomes, []
                 started, self._started = self._started, []
                 marked, self._marked = self._marked, None
@@ -134,6 +144,35 @@ class OutcomeBuffer:
                     continue
                 self._on_recorded()
                 self._report_rejected(batch, accepted)
+                if any(o.status in _FINISHED and o.job_id in accepted for o in batch):
+                    self._settle_owed = True
+            await self._settle()
+
+    def _settle_due(self) -> None:
+        self._settle_scheduled = False
+        self._ready.set()
+
+    async def _settle(self) -> None:
+        """Promote (or fail) the jobs waiting for the jobs that just finished, at most every
+        :data:`SETTLE_INTERVAL` s: one cheap query when nobody waits. Owed passes are made by the
+        flush loop's next wake-up, and the maintenance loop looks too."""
+        if not self._settle_owed:
+            return
+        now = time.monotonic()
+        if now - self._settled_at < SETTLE_INTERVAL:
+            if not self._settle_scheduled:
+                self._settle_scheduled = True
+                asyncio.get_running_loop().call_later(SETTLE_INTERVAL, self._settle_due)
+            return
+        self._settle_owed, self._settled_at = False, now
+        try:
+            promoted, _ = await self.storage.resolve_waiting()
+        except Exception:
+            self._settle_owed = True
+            logger.exception("Checking waiting jobs failed", extra={"action": "dependencies_failed"})
+            return
+        if promoted and self._on_promoted is not None:
+            self._on_promoted()
 
     def _report_rejected(self, batch: list[Outcome], accepted: set[str]) -> None:
         for outcome in batch:

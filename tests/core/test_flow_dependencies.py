@@ -1,0 +1,120 @@
+"""Job dependencies: ``enqueue(…, depends_on=[…])`` waits until every dependency completed, fails when
+one fails or is cancelled, and settles at once when they finished already; on every database."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbjobq import JobQueue, Worker
+from tests.core import jobs
+from tests.waiting import wait_until
+
+
+async def _job(queue: JobQueue, job_id: str) -> Any:
+    found = await queue.get_job(job_id)
+    assert found is not None
+    return found
+
+
+async def test_flow_dependencies_wait_then_run_after_every_dependency(queue: JobQueue) -> None:
+    first = await queue.enqueue(jobs.add, {"a": 1, "b": 1})
+    second = await queue.enqueue(jobs.add, {"a": 2, "b": 2})
+    last = await queue.enqueue(jobs.add, {"a": 3, "b": 3}, depends_on=[first, second])
+    waiting = await _job(queue, last)
+    assert waiting.status == "waiting" and waiting.depends_on == [first, second]
+    assert [j.id for j in await queue.list_jobs(status="waiting")] == [last]
+    assert await queue.count_jobs("waiting") == 1
+    assert (await queue.queue_stats())[0].counts["waiting"] == 1
+    await Worker(queue, poll_interval=0.05).run(burst=True)
+    done = [await _job(queue, i) for i in (first, second, last)]
+    assert [j.status for j in done] == ["completed"] * 3
+    assert done[2].started_at >= max(done[0].finished_at, done[1].finished_at)
+
+
+async def test_flow_dependencies_worker_runs_a_chain(queue: JobQueue) -> None:
+    ids = [await queue.enqueue(jobs.add, {"a": 0, "b": 0})]
+    for n in range(1, 4):
+        ids.append(await queue.enqueue(jobs.add, {"a": n, "b": 0}, depends_on=[ids[-1]]))
+    await Worker(queue, poll_interval=0.05).run(burst=True)
+    chain = [await _job(queue, i) for i in ids]
+    assert [j.status for j in chain] == ["completed"] * 4
+    assert all(later.started_at >= earlier.finished_at for earlier, later in itertools.pairwise(chain))
+
+
+async def test_flow_dependencies_failure_fails_the_dependents(queue: JobQueue) -> None:
+    broken = await queue.enqueue(jobs.always_fails, {}, max_retries=0)
+    dependent = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, depends_on=[broken])
+    grandchild = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, depends_on=[dependent])
+    await Worker(queue, poll_interval=0.05).run(burst=True)
+    failed = await _job(queue, dependent)
+    assert failed.status == "failed" and failed.attempts == 0
+    assert broken in failed.error and "tests.core.jobs.always_fails" in failed.error and "failed" in failed.error
+    chained = await _job(queue, grandchild)
+    assert chained.status == "failed" and dependent in chained.error
+
+
+async def test_flow_dependencies_cancelled_dependency_fails_the_dependent(queue: JobQueue) -> None:
+    first = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, delay=3600)
+    dependent = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, depends_on=[first])
+    assert await queue.cancel_job(first)
+    failed = await _job(queue, dependent)
+    assert failed.status == "failed" and first in failed.error and "cancelled" in failed.error
+
+
+async def test_flow_dependencies_finished_at_enqueue_settle_at_once(queue: JobQueue) -> None:
+    done = await queue.enqueue(jobs.add, {"a": 1, "b": 1})
+    broken = await queue.enqueue(jobs.always_fails, {}, max_retries=0)
+    await Worker(queue, poll_interval=0.05).run(burst=True)
+    ready = await queue.enqueue(jobs.add, {"a": 2, "b": 2}, depends_on=[done])
+    assert (await _job(queue, ready)).status == "pending"
+    doomed = await queue.enqueue(jobs.add, {"a": 2, "b": 2}, depends_on=[done, broken])
+    failed = await _job(queue, doomed)
+    assert failed.status == "failed" and broken in failed.error and failed.finished_at is not None
+    before = await queue.count_jobs()
+    with pytest.raises(ValueError, match="do not exist: nope"):
+        await queue.enqueue(jobs.add, {}, depends_on=[done, "nope"])
+    with pytest.raises(ValueError, match="list of job ids"):
+        await queue.enqueue(jobs.add, {}, depends_on=done)  # type: ignore[arg-type]
+    assert await queue.count_jobs() == before
+
+
+async def test_flow_dependencies_waiting_jobs_can_be_cancelled(queue: JobQueue) -> None:
+    first = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, delay=3600)
+    dependent = await queue.enqueue(jobs.add, {}, depends_on=[first])
+    assert await queue.cancel_job(dependent)
+    assert (await _job(queue, dependent)).status == "cancelled"
+
+
+@pytest.mark.slow
+async def test_flow_dependencies_across_three_worker_processes(
+    db_url: str, queue: JobQueue, spawn: Any, tmp_path: Path
+) -> None:
+    workers = [spawn(db_url) for _ in range(3)]
+
+    async def all_registered() -> bool:
+        return len(await queue.list_workers()) == 3
+
+    await wait_until(all_registered, timeout=60)
+    fan_in = await queue.enqueue_many(jobs.add, [{"a": n, "b": 1} for n in range(30)])
+    callback = await queue.enqueue(jobs.add, {"a": 0, "b": 0}, depends_on=list(fan_in))
+    doomed_dep = await queue.enqueue(jobs.always_fails, {}, max_retries=0)
+    doomed = await queue.enqueue(jobs.add, {"a": 0, "b": 0}, depends_on=[fan_in[0], doomed_dep])
+
+    async def settled() -> bool:
+        return (await _job(queue, callback)).status == "completed" and (await _job(queue, doomed)).status == "failed"
+
+    await wait_until(settled, timeout=60)
+    for proc in workers:
+        proc.send_signal(signal.SIGTERM)
+    for proc in workers:
+        assert await asyncio.to_thread(proc.wait, 60) == 0
+    deps = [await _job(queue, i) for i in fan_in]
+    final = await _job(queue, callback)
+    assert final.started_at >= max(d.finished_at for d in deps)
+    assert doomed_dep in (await _job(queue, doomed)).error
