@@ -246,3 +246,14 @@ def test_dashboard_metrics_need_the_dashboards_permission(dbjobq: str, admin_cli
     assert scraped.status_code == 200
     pending = Job.objects.using(dbjobq).filter(queue="metered", status="pending").count()
     assert value(scraped.content.decode(), "dbjobq_jobs", queue="metered", status="pending") == pending == 2
+
+
+@per_database(transaction=True)
+def test_admin_job_shows_flow_control(dbjobq: str, admin_client: Client) -> None:
+    first = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 1}, delay=3600, unique_key="invoice-42")
+    waiting = dbjobq_django.enqueue("testapp.add", {"a": 1, "b": 1}, depends_on=[first])
+    detail = admin_client.get(f"{CHANGELIST}{first}/change/").content.decode()
+    assert "Flow control" in detail and "invoice-42" in detail
+    assert first in admin_client.get(f"{CHANGELIST}{waiting}/change/").content.decode()
+    filtered = admin_client.get(CHANGELIST, {"status__exact": "waiting"}).content.decode()
+    assert waiting in filtered and f"{first}/change" not in filtered

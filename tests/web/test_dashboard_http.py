@@ -134,3 +134,16 @@ def test_dashboard_http_cli_help_and_bad_token() -> None:
     assert "--token" in runner.invoke(cli, ["web", "--help"]).output
     result = runner.invoke(cli, ["web", "--token", "short"])
     assert result.exit_code != 0 and "at least 8 characters" in result.output
+
+
+async def test_dashboard_http_job_page_shows_flow_control(jobq: JobQueue) -> None:
+    first = await jobq.enqueue("x.y", delay=3600, unique_key="invoice-<42>")
+    waiting = await jobq.enqueue("x.y", depends_on=[first])
+    async with _client(create_app(jobq)) as client:
+        page = (await client.get(f"/jobs/{first}")).text
+        assert 'id="job-unique-key"' in page and "invoice-&lt;42&gt;" in page
+        page = (await client.get(f"/jobs/{waiting}")).text
+        assert 'id="job-depends-on"' in page and f'/jobs/{first}"' in page
+        assert ">waiting<" in page
+        listing = (await client.get("/jobs?status=waiting")).text
+        assert waiting in listing and first not in listing
