@@ -84,6 +84,14 @@ async def test_flow_dependencies_finished_at_enqueue_settle_at_once(queue: JobQu
     assert await queue.count_jobs() == before
 
 
+async def test_flow_dependencies_bulk_cancel_fails_the_dependents(queue: JobQueue) -> None:
+    first = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, delay=3600, queue="bulk")
+    dependent = await queue.enqueue(jobs.add, {}, depends_on=[first])
+    assert await queue.cancel_jobs("pending", queue="bulk") == 1
+    failed = await _job(queue, dependent)
+    assert failed.status == "failed" and first in failed.error
+
+
 async def test_flow_dependencies_waiting_jobs_can_be_cancelled(queue: JobQueue) -> None:
     first = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, delay=3600)
     dependent = await queue.enqueue(jobs.add, {}, depends_on=[first])

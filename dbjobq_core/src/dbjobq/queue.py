@@ -329,9 +329,12 @@ class JobQueue(ScheduleManagement, QueueControls):
         ``status`` is pending, running, or both (``None``, the default); the filters are those of
         :meth:`count_jobs`. A running job's late outcome is rejected. Another status is a ``ValueError``.
         """
-        return await self.storage.cancel_matching(
+        cancelled = await self.storage.cancel_matching(
             status=status, queue=queue, job_type=job_type, older_than=as_seconds(older_than)
         )
+        if cancelled:
+            await self.storage.resolve_waiting()  # the jobs waiting for the cancelled ones fail now
+        return cancelled
 
     # -- operators' views (dashboard, CLI) -------------------------------------------------------
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
