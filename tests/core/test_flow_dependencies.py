@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dbjobq import JobQueue, Worker
+from dbjobq import JobQueue, Worker, workflows
 from tests.core import jobs
 from tests.waiting import wait_until
 
@@ -126,3 +126,18 @@ async def test_flow_dependencies_across_three_worker_processes(
     final = await _job(queue, callback)
     assert final.started_at >= max(d.finished_at for d in deps)
     assert doomed_dep in (await _job(queue, doomed)).error
+
+
+async def test_flow_dependencies_chain_and_group(queue: JobQueue) -> None:
+    steps = await workflows.chain(queue, [(jobs.add, {"a": 1, "b": 1}), (jobs.add, {"a": 2, "b": 2}), ("x.last", {})])
+    assert [(await _job(queue, i)).depends_on for i in steps] == [None, [steps[0]], [steps[1]]]
+    members, callback = await workflows.group(
+        queue, jobs.add, [{"a": n, "b": 0} for n in range(3)], then=(jobs.add, {"a": 0, "b": 0})
+    )
+    assert (await _job(queue, callback)).depends_on == members and (await _job(queue, callback)).status == "waiting"
+    await Worker(queue, poll_interval=0.05).run(burst=True)
+    assert (await _job(queue, callback)).status == "completed"
+    assert (await _job(queue, steps[1])).status == "completed"
+    assert (await _job(queue, steps[2])).status == "failed"  # x.last is not registered: it fails when it runs
+    with pytest.raises(ValueError, match="at least one"):
+        await workflows.chain(queue, [])
