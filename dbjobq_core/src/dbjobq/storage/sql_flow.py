@@ -56,9 +56,17 @@ class FlowSQL:
         async with self._db.transaction() as conn:
             clock = self._db.impl.now()
             await conn.execute(update(limits).where(limits.c.name == limit.type).values(updated_at=clock))
-            # The database's now is read by a statement of its own once the lock is held (DESIGN.md "One
-            # clock"; a statement's clock starts before it waits for a lock): a claimer that waited
-            # starts after the jobs whose slots it takes finished, in the current rate-limit window.
+            # Slots are counted once the lock is held (a job finishing after the count keeps its slot
+            # until the next claim); then the database's now is read by a statement of its own (DESIGN.md
+            # "One clock"; a statement's clock starts before it waits for a lock), so that the claim is
+            # stamped after every job whose slot it takes finished, in the current rate-limit window.
+            running: Counter[str] = Counter()
+            if limit.concurrency is not None:
+                counted = select(jobs.c.flow_key, func.count()).where(
+                    jobs.c.type == limit.type, jobs.c.status == RUNNING_SQL
+                )
+                for key, n in (await conn.execute(counted.group_by(jobs.c.flow_key))).all():
+                    running[key or ""] += int(n)
             read = (limits.c.window_start, limits.c.window_count, self._db.impl.now().label("now"))
             stored = (await conn.execute(select(*read).where(limits.c.name == limit.type))).one()
             now = float(stored.now)
@@ -69,13 +77,6 @@ class FlowSQL:
                 available = min(available, limit.rate.count - used)
                 if available <= 0:
                     return LimitedClaim([], window + limit.rate.period)
-            running: Counter[str] = Counter()
-            if limit.concurrency is not None:
-                counted = select(jobs.c.flow_key, func.count()).where(
-                    jobs.c.type == limit.type, jobs.c.status == RUNNING_SQL
-                )
-                for key, n in (await conn.execute(counted.group_by(jobs.c.flow_key))).all():
-                    running[key or ""] += int(n)
             chosen = await self._choose(conn, limit, available, running, now, due_pending(now, queues, exclude))
             if not chosen:
                 return LimitedClaim([], None)
