@@ -144,6 +144,9 @@ def test_cli_stats_counts_by_queue_and_status(invoke: Invoke, queue_name: str) -
     assert queue_name in text
     assert "Oldest due pending job: waiting" in text
     assert "jobs/s over the last minute" in text
+    # No worker registered t.job (none runs at all): those pending jobs are listed as waiting for one.
+    assert figures["pending_without_worker"].get("t.job", 0) >= 1
+    assert "Pending jobs whose type no live worker registered: " in text and "t.job (" in text
 
 
 def test_cli_schedules_lifecycle(invoke: Invoke, queue_name: str) -> None:

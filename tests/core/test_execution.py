@@ -120,7 +120,8 @@ async def test_execution_requires_a_claimed_job(queue: JobQueue) -> None:
         await queue.execute_job(job)
 
 
-async def test_execution_imports_module_named_by_the_type(queue: JobQueue, tmp_path, monkeypatch) -> None:
+async def test_execution_never_imports_the_module_named_by_the_type(queue: JobQueue, tmp_path, monkeypatch) -> None:
+    # Job types are data (issue 13): the module a type names is not imported, even if it would register it.
     (tmp_path / "lazy_jobs_mod.py").write_text(
         "from dbjobq import job\n@job()\ndef hello(data):\n    return 'hi ' + data['name']\n"
     )
@@ -128,8 +129,8 @@ async def test_execution_imports_module_named_by_the_type(queue: JobQueue, tmp_p
     job_id = await queue.enqueue("lazy_jobs_mod.hello", {"name": "db"})
     await run_next(queue)
     job = await queue.get_job(job_id)
-    assert job is not None and job.status == "completed" and job.result == "hi db"
-    sys.modules.pop("lazy_jobs_mod", None)
+    assert job is not None and job.status == "failed" and "Unknown job type 'lazy_jobs_mod.hello'" in (job.error or "")
+    assert "lazy_jobs_mod" not in sys.modules
 
 
 async def test_execution_job_status_after_run_is_a_status(queue: JobQueue) -> None:

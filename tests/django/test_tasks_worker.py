@@ -126,7 +126,6 @@ def test_tasks_resolve_imports_only_installed_apps_modules() -> None:
     assert registry.resolve_task("tests.django.testapp.tasks.add") is tasks.add
 
 
-@pytest.mark.xfail(reason="the core imports the module a job type names until job types are data (issue 13)")
 @per_database(transaction=True, only=("sqlite",))
 def test_tasks_worker_never_imports_a_module_a_row_names(dbjobq: str) -> None:
     sys.modules.pop("tests.django.untrusted", None)

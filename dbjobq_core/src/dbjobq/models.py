@@ -256,7 +256,8 @@ class QueueInfo:
 class WorkerInfo:
     """A registered worker: where it runs, what it serves and when it last renewed its heartbeat.
 
-    ``queues`` is ``None`` for a worker serving every queue. Times are epoch seconds.
+    ``queues`` is ``None`` for a worker serving every queue; ``job_types`` the types it registered (and
+    claims), ``None`` if it did not record them (an older dbjobq). Times are epoch seconds.
     """
 
     id: str
@@ -266,3 +267,4 @@ class WorkerInfo:
     concurrency: int
     started_at: float
     last_heartbeat: float
+    job_types: list[str] | None = None

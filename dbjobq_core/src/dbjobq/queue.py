@@ -400,6 +400,11 @@ class JobQueue(ScheduleManagement, QueueControls):
         its heartbeat ageing, until a worker's maintenance prunes it)."""
         return await self.storage.list_workers()
 
+    async def orphan_job_types(self, live_within: float = 60.0) -> dict[str, int]:
+        """Pending jobs, counted by type, whose type no worker seen in the last ``live_within`` seconds
+        registered: workers claim only their own types, so these wait (a typo, a missing ``--import``)."""
+        return await self.storage.orphan_job_types(live_within)
+
     # -- schedules (the rest are ScheduleManagement's) ------------------------------------------
     async def run_schedule_now(self, schedule_id: str) -> str:
         """Enqueue one extra job of a schedule now (its next run is unchanged); return the job id."""

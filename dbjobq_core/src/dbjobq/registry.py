@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +17,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The attribute ``@job`` sets on the function it registers.
 SPEC_ATTRIBUTE = "__dbjobq_job__"
 
-_DOTTED_NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_<>][\w<>]*)+$")
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,8 @@ class JobSpec:
 
 
 _registry: dict[str, JobSpec] = {}
+#: Bumped on every registration: a worker re-reads the job types it claims when this moves.
+_generation = 0
 
 
 def job(
@@ -150,7 +149,9 @@ def job(
 
             # The newest definition wins here too; a clash with another declaration leaves all as it was.
             declarations.declare_source(source, [declared] if declared is not None else [])
+        global _generation
         _registry[job_name] = spec
+        _generation += 1
         setattr(func, SPEC_ATTRIBUTE, spec)
         return func
 
@@ -179,30 +180,15 @@ def get_spec(name: str) -> JobSpec | None:
 
 
 def resolve(name: str) -> JobSpec:
-    """Find the function for a job type.
+    """Find the function registered for a job type, or raise ``JobNotRegisteredError``.
 
-    If it is not registered yet, the module named by the type (everything before the last dot) is
-    imported once, which registers its ``@job`` functions; only registered functions are ever returned,
-    so a stored job type can never name an arbitrary callable.
+    A stored job type is data: it is only looked up, never imported. The modules that register jobs
+    are the ones the application imported or listed (``dbjobq worker --import``, settings, Django's
+    discovery), so a row naming any other module cannot make a worker run that module's code.
     """
     spec = _registry.get(name)
     if spec is not None:
         return spec
-    if _DOTTED_NAME.match(name) and not name.startswith("__main__."):
-        module_name = name.rsplit(".", 1)[0]
-        while module_name:
-            try:
-                importlib.import_module(module_name)
-                break
-            except ImportError:
-                # A nested qualname (Class.method) names no module: try the parent.
-                module_name = module_name.rpartition(".")[0]
-            except Exception:
-                logger.exception("Importing %s for job type %s failed", module_name, name)
-                break
-        spec = _registry.get(name)
-        if spec is not None:
-            return spec
     raise errors.JobNotRegisteredError(
         f"Unknown job type {name!r}: no function is registered under that name. Decorate it with "
         "@job() (or @job(name=...)) and make sure the worker imports its module, e.g. "
@@ -213,3 +199,13 @@ def resolve(name: str) -> JobSpec:
 def registered() -> dict[str, JobSpec]:
     """A copy of the registry (name -> spec)."""
     return dict(_registry)
+
+
+def job_types() -> tuple[str, ...]:
+    """The registered job types, sorted: what a worker of this process claims."""
+    return tuple(sorted(_registry))
+
+
+def generation() -> int:
+    """A number that changes whenever a job type is registered."""
+    return _generation

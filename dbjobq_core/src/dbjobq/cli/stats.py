@@ -15,6 +15,8 @@ from .main import CliState, pass_state
 
 #: The window for the throughput figure, in seconds.
 THROUGHPUT_WINDOW = 60.0
+#: A worker counts as live for the "no worker registers its type" figure if seen this recently (seconds).
+ORPHAN_LIVE_WITHIN = 60.0
 #: A finished status (completed, failed, cancelled) of a queue stops counting past this many jobs.
 COUNT_CAP = 1_000
 
@@ -37,6 +39,7 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
     due = [s.oldest_due_at for s in per_queue if s.oldest_due_at is not None]
     finished = await queue.count_finished(THROUGHPUT_WINDOW)
     workers = await queue.list_workers()
+    orphans = await queue.orphan_job_types(ORPHAN_LIVE_WITHIN)
     return {
         "counts": {q: dict(sorted(c.items())) for q, c in sorted(counts.items())},
         "totals": dict(sorted(totals.items())),
@@ -52,9 +55,11 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
                 "queues": list(w.queues) if w.queues else None,
                 "concurrency": w.concurrency,
                 "last_heartbeat_age_seconds": max(0.0, now - w.last_heartbeat),
+                "job_types": w.job_types,
             }
             for w in workers
         ],
+        "pending_without_worker": orphans,
     }
 
 
@@ -63,8 +68,9 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
 @pass_state
 def stats(state: CliState, as_json: bool) -> None:
     """Show job counts by queue and status, how long the oldest due job has waited, jobs finished per
-    second over the last minute, and the registered workers. Pending and running counts are exact; a
-    finished status past 1,000 jobs in a queue shows as "1000+" (listed under "capped" in --json)."""
+    second over the last minute, the registered workers, and pending jobs whose type no live worker
+    registered (they wait: a typo, or a worker without that --import). Pending and running counts are
+    exact; a finished status past 1,000 jobs in a queue shows as "1000+" (listed under "capped" in --json)."""
     figures = state.run(collect_stats)
     if as_json:
         formatting.echo_json(figures)
@@ -88,3 +94,7 @@ def stats(state: CliState, as_json: bool) -> None:
             f"  {worker['id']}  concurrency {worker['concurrency']}, {queues}, "
             f"last heartbeat {format_duration(worker['last_heartbeat_age_seconds'])} ago"
         ))
+    orphans = figures["pending_without_worker"]
+    if orphans:
+        listed = ", ".join(f"{job_type} ({n})" for job_type, n in orphans.items())
+        out.print(formatting.plain(f"Pending jobs whose type no live worker registered: {listed}"))

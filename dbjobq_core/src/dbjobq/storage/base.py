@@ -16,6 +16,7 @@ from ..flow import FlowLimit, LimitedClaim
 from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Schedule, WorkerInfo
 
 __all__ = ["BaseStorage", "ChangeProbe", "NewJob", "Outcome", "Subscription"]
+Names = Sequence[str] | None  # queue or job type names, or None
 
 
 class Subscription(Protocol):
@@ -133,10 +134,9 @@ class BaseStorage(ABC):
         """How many jobs finished (completed or failed) in the last ``within`` seconds."""
 
     async def seconds_until_due(
-        self, queues: Sequence[str] | None = None, *, exclude: Sequence[str] | None = None
+        self, queues: Sequence[str] | None = None, *, exclude: Names = None, job_types: Names = None
     ) -> float | None:
-        """Seconds until the soonest pending job (in ``queues``, not in ``exclude``) falls due by the
-        database's clock (0 or less: due now), or ``None`` if none is pending; used by burst workers."""
+        """Seconds until the first pending job matching the filters is due by the database's clock, or None."""
         return None
 
     @abstractmethod
@@ -146,13 +146,13 @@ class BaseStorage(ABC):
         *,
         worker_id: str,
         lease_timeout: float,
-        queues: Sequence[str] | None = None,
-        exclude: Sequence[str] | None = None,
-        exclude_types: Sequence[str] | None = None,
+        queues: Names = None, exclude: Names = None,
+        exclude_types: Names = None, job_types: Names = None,
     ) -> list[Job]:
         """Claim up to ``limit`` due pending jobs (of ``queues`` if given, of none of ``exclude``: the
         paused queues; of none of ``exclude_types``: the flow-controlled types, which
-        :meth:`claim_limited_jobs` claims) in one round trip, highest priority first.
+        :meth:`claim_limited_jobs` claims; of ``job_types`` if given: a worker's registered types) in one round
+        trip, highest priority first.
 
         Each claimed job becomes running, its attempts go up by one, and it carries a fresh
         ``lease_token`` that expires after ``lease_timeout`` seconds unless renewed. A claimed row that
@@ -349,8 +349,10 @@ class BaseStorage(ABC):
 
     # -- workers ------------------------------------------------------------------------------
     @abstractmethod
-    async def register_worker(self, worker_id: str, *, queues: Sequence[str] | None, concurrency: int) -> None:
-        """Record a live worker (for operators' tools)."""
+    async def register_worker(
+        self, worker_id: str, *, queues: Names, concurrency: int, job_types: Names = None
+    ) -> None:
+        """Record a live worker and the job types it registered (for operators' tools)."""
 
     @abstractmethod
     async def unregister_worker(self, worker_id: str) -> None:
@@ -359,6 +361,10 @@ class BaseStorage(ABC):
     @abstractmethod
     async def list_workers(self) -> list[WorkerInfo]:
         """The registered workers, oldest first."""
+
+    @abstractmethod
+    async def orphan_job_types(self, live_within: float) -> dict[str, int]:
+        """Pending jobs by type that no worker seen in ``live_within`` s registered (None recorded: knows all)."""
 
     @abstractmethod
     async def prune_workers(self, older_than: float) -> int:

@@ -280,7 +280,17 @@ def worker_from_row(row: Mapping[Any, Any]) -> WorkerInfo:
         concurrency=row["concurrency"],
         started_at=float(row["started_at"]),
         last_heartbeat=float(row["last_heartbeat"]),
+        job_types=_job_types(row.get("job_types")),
     )
+
+
+def _job_types(text: str | None) -> list[str] | None:
+    """A worker row's recorded job types (``None``: not recorded, or unreadable)."""
+    try:
+        types = loads(text)
+    except ValueError:
+        return None
+    return [str(t) for t in types] if isinstance(types, list) else None
 
 
 def _decode(text: str | None, what: str, problems: list[str], *, want_object: bool) -> Any:

@@ -47,16 +47,19 @@ class ClaimsSQL:
         queues: Sequence[str] | None = None,
         exclude: Sequence[str] | None = None,
         exclude_types: Sequence[str] | None = None,
+        job_types: Sequence[str] | None = None,
     ) -> list[Job]:
-        """Claim up to ``limit`` due jobs in one round trip (the database's claim: see ``dialects``).
+        """Claim up to ``limit`` due jobs in one round trip (the database's claim: see ``dialects``); only
+        of ``job_types`` when given (a worker's registered types: others stay pending for a worker that knows them).
 
         Rows are decoded one by one: a row that cannot be decoded is failed, fenced by this claim's
         token, and the rest of the batch is returned.
         """
-        if limit <= 0:
+        if limit <= 0 or (job_types is not None and not job_types):
             return []
+        types = None if job_types is None else tuple(job_types)
         claim = Claim(
-            limit, worker_id, new_token(), lease_timeout, queues, exclude or None, exclude_types or None
+            limit, worker_id, new_token(), lease_timeout, queues, exclude or None, exclude_types or None, types
         )
         claimed: list[Job] = []
         undecodable: list[Outcome] = []

@@ -143,12 +143,20 @@ class JobsSQL:
             return int((await conn.execute(stmt)).scalar() or 0)
 
     async def seconds_until_due(
-        self, queues: Sequence[str] | None = None, *, exclude: Sequence[str] | None = None
+        self,
+        queues: Sequence[str] | None = None,
+        *,
+        exclude: Sequence[str] | None = None,
+        job_types: Sequence[str] | None = None,
     ) -> float | None:
-        """Seconds until the soonest pending job (in ``queues``, not in ``exclude``) falls due (0 or less:
-        due now), or ``None``; by the database's clock, so a worker's own clock does not make it wait too
-        long or spin."""
+        """Seconds until the soonest pending job (in ``queues``, not in ``exclude``, of ``job_types``) falls
+        due (0 or less: due now), or ``None``; by the database's clock, so a worker's own clock does not make
+        it wait too long or spin."""
+        if job_types is not None and not job_types:
+            return None
         stmt = select(func.min(jobs.c.execute_at) - self._db.impl.now()).where(jobs.c.status == PENDING_SQL)
+        if job_types is not None:
+            stmt = stmt.where(jobs.c.type.in_(list(job_types)))
         if queues:
             stmt = stmt.where(jobs.c.queue.in_(list(queues)))
         if exclude:

@@ -200,7 +200,9 @@ class Worker:
         self._runner.reset_context()  # every job starts from this context, not from the job before it
         # Schedules declared in code reach the database before anything fires (see dbjobq.declarations).
         await self.queue.sync_schedules()
-        await self.storage.register_worker(self.id, queues=self.queues, concurrency=self.concurrency)
+        await self.storage.register_worker(
+            self.id, queues=self.queues, concurrency=self.concurrency, job_types=self._fetcher.job_types()
+        )
         if self.config.metrics_port is not None:
             self._metrics_server = serve_worker_metrics(self.config.metrics_host, self.config.metrics_port)
         await self._wakeups.open()

@@ -68,6 +68,8 @@ class Fetcher:
         self.flow: list[FlowLimit] | None = None
         #: When the earliest rate-limit window that stopped a claim opens again (epoch seconds).
         self.wake_at: float | None = None
+        self._types: tuple[str, ...] = ()
+        self._types_generation = -1
 
     def wake_all(self) -> None:
         """Let the loop see that the worker is stopping, whatever it waits for."""
@@ -195,7 +197,7 @@ class Fetcher:
         scope = self.paused_queues.claim_filter(self.queues)
         if scope is None:
             return True
-        wait = await self.storage.seconds_until_due(scope[0], exclude=scope[1])
+        wait = await self.storage.seconds_until_due(scope[0], exclude=scope[1], job_types=self.job_types())
         if self.flow and wait is not None and wait <= 0:
             # Due jobs left unclaimed wait for a slot or a rate-limit window: look again after a poll
             # interval, or when the window opens.
@@ -222,7 +224,12 @@ class Fetcher:
             self.flow = [FlowLimit.of(spec) for spec in registry.registered().values() if spec.flow_controlled]
         if not self.flow:  # the usual case: one claim, as if flow control did not exist
             return await self.storage.claim_jobs(
-                limit, worker_id=self.worker_id, lease_timeout=self.config.lease_timeout, queues=queues, exclude=exclude
+                limit,
+                worker_id=self.worker_id,
+                lease_timeout=self.config.lease_timeout,
+                queues=queues,
+                exclude=exclude,
+                job_types=self.job_types(),
             )
         claimed: list[Job] = []
         self.wake_at = None
@@ -246,8 +253,17 @@ class Fetcher:
                 queues=queues,
                 exclude=exclude,
                 exclude_types=[flow.type for flow in self.flow],
+                job_types=self.job_types(),
             )
         return claimed
+
+    def job_types(self) -> tuple[str, ...]:
+        """The job types this process registered: the only ones the worker claims (re-read when a type
+        is registered later). A job of another type stays pending for a worker that registered it."""
+        generation = registry.generation()
+        if generation != self._types_generation:
+            self._types, self._types_generation = registry.job_types(), generation
+        return self._types
 
     async def _has_due_job(self) -> bool:
         claimed = await self._claim(self.inflight.capacity())

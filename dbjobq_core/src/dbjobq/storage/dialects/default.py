@@ -49,7 +49,8 @@ CLAIM_ORDER = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
 @dataclass(frozen=True)
 class Claim:
     """One claim round: up to ``limit`` due jobs (of ``queues``, if given, none of ``exclude``: the paused
-    queues) for ``worker_id`` under ``token``, leased for ``lease_timeout`` seconds of the database's clock."""
+    queues; of ``job_types``, if given: the types the worker registered) for ``worker_id`` under ``token``,
+    leased for ``lease_timeout`` seconds of the database's clock."""
 
     limit: int
     worker_id: str
@@ -59,6 +60,8 @@ class Claim:
     exclude: Sequence[str] | None = None
     #: Job types left out: the flow-controlled ones, claimed apart (see ``sql_flow``).
     exclude_types: Sequence[str] | None = None
+    #: Only these job types, if given: the ones the claiming worker registered.
+    job_types: Sequence[str] | None = None
 
     def values(self, now: ColumnElement[float] | float) -> dict[str, Any]:
         """The columns a claim sets at ``now`` (besides ``attempts``, which goes up by one)."""
@@ -77,8 +80,10 @@ def due_pending(
     queues: Sequence[str] | None,
     exclude: Sequence[str] | None = None,
     exclude_types: Sequence[str] | None = None,
+    job_types: Sequence[str] | None = None,
 ) -> ColumnElement[bool]:
-    """Pending jobs due at ``now`` (on ``queues``, not on ``exclude``): the claim query's condition."""
+    """Pending jobs due at ``now`` (on ``queues``, not on ``exclude``, of ``job_types``): the claim query's
+    condition. The type filter is applied to the rows the claim index yields, in its order."""
     due = and_(jobs.c.status == PENDING_SQL, jobs.c.execute_at <= now)
     if queues:
         due = and_(due, jobs.c.queue.in_(list(queues)))
@@ -86,6 +91,8 @@ def due_pending(
         due = and_(due, jobs.c.queue.not_in(list(exclude)))
     if exclude_types:
         due = and_(due, jobs.c.type.not_in(list(exclude_types)))
+    if job_types is not None:
+        due = and_(due, jobs.c.type.in_(list(job_types)))
     return due
 
 
@@ -196,7 +203,7 @@ class DefaultImpl:
         # due check used, and the rows returned carry it without another round trip.
         locked = (
             select(jobs, now.label("db_now"))
-            .where(due_pending(now, claim.queues, claim.exclude, claim.exclude_types))
+            .where(due_pending(now, claim.queues, claim.exclude, claim.exclude_types, claim.job_types))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)
@@ -220,7 +227,7 @@ class DefaultImpl:
         """The ids to claim (due at ``now``), in claim order, locked and skipping rows other claimers hold."""
         return (
             select(jobs.c.id)
-            .where(due_pending(now, claim.queues, claim.exclude, claim.exclude_types))
+            .where(due_pending(now, claim.queues, claim.exclude, claim.exclude_types, claim.job_types))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
             .with_for_update(skip_locked=True)

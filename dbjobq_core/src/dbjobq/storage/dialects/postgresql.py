@@ -69,16 +69,17 @@ WHERE id IN (
 RETURNING {", ".join(_COLUMNS)}
 """
 #: The claim statement: $1 worker id, $2 claim token, $3 lease timeout (seconds), $4 limit (and $5 queues,
-#: $6 paused queues to skip).
+#: or $5 the job types a worker registered; with several filters $5 queues, $6 paused queues to skip, $7
+#: job types to take, $8 flow-controlled job types to leave out (see ``sql_flow``), each NULL for none).
+#: The filters apply to the rows the claim index yields, in its order.
 CLAIM_SQL = _CLAIM_TEMPLATE.format(queue_filter="")
 CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($5::varchar[])")
+CLAIM_TYPES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND type = ANY($5::varchar[])")
 CLAIM_FILTERED_SQL = _CLAIM_TEMPLATE.format(
-    queue_filter="AND ($5::varchar[] IS NULL OR queue = ANY($5::varchar[])) AND queue <> ALL($6::varchar[])"
-)
-# A worker with flow-controlled job types leaves them out ($7; see ``sql_flow``), with $5/$6 as above or NULL.
-CLAIM_TYPES_SQL = _CLAIM_TEMPLATE.format(
     queue_filter="AND ($5::varchar[] IS NULL OR queue = ANY($5::varchar[])) "
-    "AND ($6::varchar[] IS NULL OR queue <> ALL($6::varchar[])) AND type <> ALL($7::varchar[])"
+    "AND ($6::varchar[] IS NULL OR queue <> ALL($6::varchar[])) "
+    "AND ($7::varchar[] IS NULL OR type = ANY($7::varchar[])) "
+    "AND ($8::varchar[] IS NULL OR type <> ALL($8::varchar[]))"
 )
 #: Payload of the NOTIFY that tells workers a queue was paused or resumed (new jobs notify with '').
 QUEUES_PAYLOAD = "queues"
@@ -289,19 +290,21 @@ class FastPath:
         """Claim up to ``claim.limit`` due jobs in one autocommitted statement; the claimed rows."""
         args: list[Any] = [claim.worker_id, claim.token, claim.lease_timeout, claim.limit]
         sql = CLAIM_SQL
-        if claim.exclude_types:
-            sql = CLAIM_TYPES_SQL
+        types = None if claim.job_types is None else list(claim.job_types)
+        if claim.exclude or claim.exclude_types or (claim.queues and types is not None):
+            sql = CLAIM_FILTERED_SQL
             args += [
                 list(claim.queues) if claim.queues else None,
                 list(claim.exclude) if claim.exclude else None,
-                list(claim.exclude_types),
+                types,
+                list(claim.exclude_types) if claim.exclude_types else None,
             ]
-        elif claim.exclude:
-            sql = CLAIM_FILTERED_SQL
-            args += [list(claim.queues) if claim.queues else None, list(claim.exclude)]
         elif claim.queues:
             sql = CLAIM_QUEUES_SQL
             args.append(list(claim.queues))
+        elif types is not None:
+            sql = CLAIM_TYPES_SQL
+            args.append(types)
         async with self._connection() as connection:
             return list(await connection.fetch(sql, *args))
 

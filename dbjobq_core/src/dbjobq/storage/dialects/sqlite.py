@@ -118,6 +118,7 @@ class SQLiteImpl(DefaultImpl):
             + (" AND queue IN :queues" if claim.queues else "")
             + (" AND queue NOT IN :exclude" if claim.exclude else "")
             + (" AND type NOT IN :exclude_types" if claim.exclude_types else "")
+            + (" AND type IN :job_types" if claim.job_types is not None else "")
             + " ORDER BY priority DESC, execute_at, id LIMIT :limit"
         )
         # ``now`` is this process's clock as a bound value (SQLite keeps the process's clock).
@@ -129,6 +130,8 @@ class SQLiteImpl(DefaultImpl):
             params.append(bindparam("exclude", list(claim.exclude), expanding=True))
         if claim.exclude_types:
             params.append(bindparam("exclude_types", list(claim.exclude_types), expanding=True))
+        if claim.job_types is not None:
+            params.append(bindparam("job_types", list(claim.job_types), expanding=True))
         return text(sql).bindparams(*params).columns(jobs.c.id)
 
     def whole_minutes(self, epoch_seconds: ColumnElement[Any]) -> ColumnElement[Any]:
