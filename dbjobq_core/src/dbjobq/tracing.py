@@ -32,14 +32,24 @@ def installed() -> bool:
     return _installed
 
 
-def enabled() -> bool:
-    """True when opentelemetry-api is installed and a real tracer provider is configured."""
-    if not installed():
-        return False
-    from opentelemetry import trace
+_trace: Any = None  # opentelemetry.trace, once imported
+_no_provider: tuple[type, ...] = ()
 
-    provider = trace.get_tracer_provider()
-    return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+
+def enabled() -> bool:
+    """True when opentelemetry-api is installed and a real tracer provider is configured.
+
+    Asked once per job run: the module and the classes meaning "no provider" are looked up once.
+    """
+    global _trace, _no_provider
+    if _trace is None:
+        if not installed():
+            return False
+        from opentelemetry import trace
+
+        _no_provider = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+        _trace = trace
+    return not isinstance(_trace.get_tracer_provider(), _no_provider)
 
 
 def enqueue_meta() -> dict[str, Any] | None:

@@ -64,15 +64,31 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
+        # The labelled children, looked up once per label set: prometheus-client's ``labels()`` costs
+        # microseconds a call, several per job on the worker's hot path.
+        self._waits: dict[str, Any] = {}
+        self._finished: dict[tuple[str, str, str], Any] = {}
+        self._durations: dict[tuple[str, str], Any] = {}
+
     def job_started(self, job: Job) -> None:
         """Record how long ``job`` waited between falling due and starting."""
         if job.started_at is not None and job.execute_at is not None:
-            self.wait.labels(job.queue).observe(max(0.0, (job.started_at - job.execute_at).total_seconds()))
+            wait = self._waits.get(job.queue)
+            if wait is None:
+                wait = self._waits[job.queue] = self.wait.labels(job.queue)
+            wait.observe(max(0.0, (job.started_at - job.execute_at).total_seconds()))
 
     def job_finished(self, job: Job, status: str, duration: float) -> None:
         """Record a finished run: ``status`` is ``completed``, ``failed`` or ``retried``."""
-        self.finished.labels(job.queue, job.type, status).inc()
-        self.duration.labels(job.queue, job.type).observe(duration)
+        key = (job.queue, job.type, status)
+        finished = self._finished.get(key)
+        if finished is None:
+            finished = self._finished[key] = self.finished.labels(*key)
+        finished.inc()
+        histogram = self._durations.get(key[:2])
+        if histogram is None:
+            histogram = self._durations[(job.queue, job.type)] = self.duration.labels(job.queue, job.type)
+        histogram.observe(duration)
 
     def claimed(self, count: int) -> None:
         """Record a claim round trip that found ``count`` jobs (0 is not recorded)."""
