@@ -26,3 +26,12 @@ async def listening(worker: Any) -> bool:
     """True once a PostgreSQL worker holds a live LISTEN connection."""
     subscription = worker._wakeups.subscription
     return subscription is not None and bool(subscription.alive)
+
+
+async def stop_processes(procs: Any, *, timeout: float = 60.0) -> list[int]:
+    """SIGTERM each worker process, then wait for each (off the event loop); their exit codes, in order."""
+    import signal
+
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    return [await asyncio.to_thread(proc.wait, timeout) for proc in procs]

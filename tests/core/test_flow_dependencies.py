@@ -3,9 +3,7 @@ one fails or is cancelled, and settles at once when they finished already; on ev
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 
 from dbjobq import JobQueue, Worker, workflows
 from tests.core import jobs
-from tests.waiting import wait_until
+from tests.waiting import stop_processes, wait_until
 
 
 async def _job(queue: JobQueue, job_id: str) -> Any:
@@ -118,10 +116,7 @@ async def test_flow_dependencies_across_three_worker_processes(
         return (await _job(queue, callback)).status == "completed" and (await _job(queue, doomed)).status == "failed"
 
     await wait_until(settled, timeout=60)
-    for proc in workers:
-        proc.send_signal(signal.SIGTERM)
-    for proc in workers:
-        assert await asyncio.to_thread(proc.wait, 60) == 0
+    assert await stop_processes(workers) == [0] * len(workers)
     deps = [await _job(queue, i) for i in fan_in]
     final = await _job(queue, callback)
     assert final.started_at >= max(d.finished_at for d in deps)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from dbjobq.flow import FlowLimit, parse_rate
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.storage.schema import jobs
 from tests.core import flow_jobs
-from tests.waiting import wait_until
+from tests.waiting import stop_processes, wait_until
 
 
 @pytest.fixture
@@ -156,10 +155,7 @@ async def test_flow_concurrency_limit_across_three_worker_processes(
         return await queue.count_jobs("completed") == 50
 
     await wait_until(all_done, timeout=120)
-    for proc in workers:
-        proc.send_signal(signal.SIGTERM)
-    for proc in workers:
-        assert await asyncio.to_thread(proc.wait, 60) == 0
+    assert await stop_processes(workers) == [0] * len(workers)
     limited_runs = await queue.list_jobs(job_type="flow.limited")
     assert len(limited_runs) == 10 and len({j.worker_id for j in limited_runs}) > 1
     spans = sorted((j.started_at.timestamp(), j.finished_at.timestamp()) for j in limited_runs)  # type: ignore[union-attr]
@@ -190,10 +186,7 @@ async def test_flow_rate_limit_across_three_worker_processes(
         return await queue.count_jobs("completed") == count
 
     await wait_until(all_done, timeout=60)
-    for proc in workers:
-        proc.send_signal(signal.SIGTERM)
-    for proc in workers:
-        assert await asyncio.to_thread(proc.wait, 60) == 0
+    assert await stop_processes(workers) == [0] * len(workers)
     rated = await queue.list_jobs(job_type="flow.rated")
     starts = sorted(j.started_at.timestamp() for j in rated)  # type: ignore[union-attr]
     per_window = Counter(math.floor(t) for t in starts)

@@ -4,7 +4,6 @@ running, on every database, across connections and inside the caller's transacti
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dbjobq import EnqueuedIds, InvalidJobStateError, JobQueue, Worker
 from dbjobq.storage import SQLAlchemyStorage
 from tests.core import jobs
-from tests.waiting import wait_until
+from tests.waiting import stop_processes, wait_until
 
 
 async def test_flow_unique_second_enqueue_returns_the_holder(queue: JobQueue) -> None:
@@ -160,8 +159,5 @@ async def test_flow_unique_twenty_enqueuers_beside_three_worker_processes(
         (tmp_path / "second").touch()
     finally:
         await asyncio.gather(*(store.close() for store in stores))
-        for proc in workers:
-            proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            await asyncio.to_thread(proc.wait, 60)
+        await stop_processes(workers)
     assert await queue.count_jobs(job_type="tests.core.jobs.wait_for_file") == 2

@@ -3,8 +3,6 @@ workers and enqueuers through a PgBouncer of the test's own (tests/pgbouncer.py)
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from dbjobq.errors import ConfigurationError
 from dbjobq.storage import SQLAlchemyStorage
 from tests.core import jobs
 from tests.pgbouncer import pgbouncer
-from tests.waiting import wait_until
+from tests.waiting import stop_processes, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.databases("postgresql")]
 
@@ -66,10 +64,7 @@ async def test_pgbouncer_two_workers_run_every_job_once(
         return await queue.count_jobs("completed") == count
 
     await wait_until(all_done, timeout=180)
-    for proc in workers:
-        proc.send_signal(signal.SIGTERM)
-    for proc in workers:
-        assert await asyncio.to_thread(proc.wait, 60) == 0
+    assert await stop_processes(workers) == [0] * len(workers)
     runs = Counter(log.read_text().split())
     assert len(runs) == count and set(runs.values()) == {1}
     logs = _logs(tmp_path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from dbjobq import JobQueue, Worker
 from dbjobq.storage import SQLAlchemyStorage
 from tests.core import jobs
-from tests.waiting import wait_until
+from tests.waiting import stop_processes, wait_until
 
 
 async def _status(queue: JobQueue, job_id: str) -> str:
@@ -119,10 +118,7 @@ async def test_queue_controls_two_worker_processes(db_url: str, queue: JobQueue,
     await wait_until(lambda: _all_logged(logs, "Queue default resumed"), timeout=10)
     for job_id in held:
         await wait_until(lambda job_id=job_id: _is(queue, job_id, "completed"), timeout=10 + poll)
-    for proc in workers:
-        proc.send_signal(signal.SIGTERM)
-    for proc in workers:
-        assert await asyncio.to_thread(proc.wait, 60) == 0
+    assert await stop_processes(workers) == [0] * len(workers)
 
 
 async def _is(queue: JobQueue, job_id: str, status: str) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from dbjobq import JobQueue
 from dbjobq.storage import SQLAlchemyStorage
 from tests.core import jobs
-from tests.waiting import wait_until
+from tests.waiting import stop_processes, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -61,10 +61,7 @@ async def test_worker_processes_four_workers_run_each_job_once(
         return await queue.count_jobs("completed") == count
 
     await wait_until(all_done, timeout=120)
-    for proc in workers:
-        proc.send_signal(signal.SIGTERM)
-    for proc in workers:
-        assert await asyncio.to_thread(proc.wait, 60) == 0
+    assert await stop_processes(workers) == [0] * len(workers)
     runs = Counter(log.read_text().split())
     assert len(runs) == count and set(runs.values()) == {1}
     completed = await queue.get_completed_jobs()
