@@ -47,7 +47,8 @@ $(DJANGO6_STAMP): $(PROJECTS) Makefile  # its package list is here
 	$(PYTHON_DJANGO6) -m venv $(DJANGO6_VENV)
 	$(DJANGO6_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
 	$(DJANGO6_VENV)/bin/python -m pip install --quiet -e "./dbjobq_core[all,web]" -e ./dbjobq_django "django>=6.1,<6.2" \
-		"pytest>=8" "pytest-asyncio>=0.24" "pytest-django>=4.9" "psycopg[binary]>=3.1" "httpx>=0.27" "playwright>=1.45"
+		"pytest>=8" "pytest-asyncio>=0.24" "pytest-django>=4.9" "psycopg[binary]>=3.1" "httpx>=0.27" "playwright>=1.45" \
+		"opentelemetry-sdk>=1.25"
 	touch $(DJANGO6_STAMP)
 
 # The Django suite on Django 6.1's own django.tasks (`make pytest` runs it on Django 5.2 + the backport).
