@@ -23,9 +23,9 @@ def now_sql(backend: str) -> str | None:
     Django's vendor), or ``None`` where the process's clock is used (SQLite): for rows written by
     another layer (Django's ORM) that must be stamped by the same clock as the core's."""
     if backend == "postgresql":
-        from .postgresql import NOW_SQL  # imports asyncpg
+        from .clocks import POSTGRESQL_NOW_SQL
 
-        return NOW_SQL
+        return POSTGRESQL_NOW_SQL
     if backend in ("mysql", "mariadb"):
         from .mysql import NOW_SQL as MYSQL_NOW_SQL
 

@@ -34,15 +34,11 @@ from sqlalchemy.pool import NullPool
 from ..database import Database, wrap_driver_errors
 from ..records import CLOCK_COLUMNS, complete_row
 from ..schema import NOTIFY_CHANNEL, UNIQUE_KEY_INDEX, jobs
+from .clocks import POSTGRESQL_NOW_SQL as NOW_SQL
 from .default import Claim, DefaultImpl
 
 logger = logging.getLogger(__name__)
 
-# The server's clock at the start of the statement. statement_timestamp(), not now() (the start of the
-# transaction: a caller's long transaction would stamp its jobs early) nor clock_timestamp() (it moves
-# while one statement runs, so a claim's due check and its stamps, or created_at and updated_at, would
-# disagree by microseconds). Double precision, as the columns are: the claim index compares as is.
-NOW_SQL = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) AS DOUBLE PRECISION)"
 
 _COLUMNS: tuple[str, ...] = tuple(column.name for column in jobs.c)
 # What a single INSERT binds: every column but the clock's, then the due time or delay (see records).
