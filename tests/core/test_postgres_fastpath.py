@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 
 from dbjobq import JobQueue, StorageClosedError, StorageError, Worker
 from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.storage.dialects import postgresql
 from tests.core import jobs
 from tests.waiting import listening, wait_until
 
@@ -114,3 +115,23 @@ async def test_enqueue_and_claim_refuse_a_closed_storage(storage: SQLAlchemyStor
 
 async def _idle(worker: Worker) -> bool:
     return not worker._inflight.running and not worker._inflight.buffer
+
+
+async def test_the_claim_walks_its_index_even_when_the_planner_thinks_the_table_is_empty(queue: JobQueue) -> None:
+    """Statistics taken on an empty table (autovacuum off, or not yet run) make the planner sort every
+    pending row for the LIMIT; the hot path's connections rule sorts out, so the claim reads the claim
+    index in order and stops at the LIMIT, whatever the queue depth."""
+    async with queue.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        await conn.execute(text("ANALYZE dbjobq_jobs"))  # empty: the planner now expects no rows
+    await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(20_000)])  # sorted from ~10,000 on
+    fastpath = queue.storage._db.impl.fastpath(queue.storage.engine)  # type: ignore[attr-defined]
+    for sql, extra in (
+        (postgresql.CLAIM_SQL, []),
+        (postgresql.CLAIM_TYPES_SQL, [["tests.core.jobs.add"]]),
+        (postgresql.CLAIM_QUEUES_SQL, [["default"]]),
+    ):
+        async with fastpath._connection() as connection:  # EXPLAIN without ANALYZE changes nothing
+            plan = "\n".join(row[0] for row in await connection.fetch("EXPLAIN " + sql, "w", "t", 30.0, 100, *extra))
+        assert "ix_dbjobq_jobs_claim" in plan and "Sort" not in plan, plan
+    claimed = await queue.storage.claim_jobs(100, worker_id="w", lease_timeout=30)
+    assert len(claimed) == 100

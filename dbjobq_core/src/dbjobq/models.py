@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 
 class JobStatus(str, enum.Enum):
@@ -113,6 +113,14 @@ class Outcome:
     retry_in: float | None = None
     #: A ``Snooze``: pending again, due ``retry_in`` seconds later, without counting the attempt.
     snoozed: bool = False
+
+
+class Resolved(NamedTuple):
+    """What a pass over waiting jobs did: jobs promoted to pending, jobs failed, jobs still waiting."""
+
+    promoted: int
+    failed: int
+    waiting: int
 
 
 @dataclass

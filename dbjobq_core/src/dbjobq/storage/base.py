@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ..flow import FlowLimit, LimitedClaim
-from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Schedule, WorkerInfo
+from ..models import Job, JobStatus, NewJob, Outcome, QueueStats, Resolved, Schedule, WorkerInfo
 
 __all__ = ["BaseStorage", "ChangeProbe", "NewJob", "Outcome", "Subscription"]
 Names = Sequence[str] | None  # queue or job type names, or None
@@ -177,10 +177,10 @@ class BaseStorage(ABC):
         :meth:`claim_jobs` leaves them."""
 
     @abstractmethod
-    async def resolve_waiting(self) -> tuple[int, int]:
+    async def resolve_waiting(self) -> Resolved:
         """Promote waiting jobs whose dependencies all completed to pending (due now), and fail those
         with a dependency that failed, was cancelled or no longer exists (the error names it); return
-        (promoted, failed)."""
+        (promoted, failed, still waiting)."""
 
     @abstractmethod
     async def claim_job(self, job_id: str, *, worker_id: str, lease_timeout: float) -> Job | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..models import JobStatus
+from ..models import JobStatus, Resolved
 from .database import Database
 from .schema import jobs
 
@@ -31,28 +31,29 @@ class DependenciesSQL:
 
     _db: Database
 
-    async def resolve_waiting(self) -> tuple[int, int]:
+    async def resolve_waiting(self) -> Resolved:
         """Promote waiting jobs whose dependencies all completed to pending (due now), and fail those with
-        a dependency that failed, was cancelled or no longer exists; return (promoted, failed)."""
+        a dependency that failed, was cancelled or no longer exists; say how many, and how many still wait."""
         promoted = failed = 0
         for _ in range(20):  # a failure travels down a chain of waiting jobs one link per pass
-            after, failed_before = "", failed
+            after, failed_before, waiting = "", failed, 0
             while True:
-                done, moved, broke, after = await self._resolve_page(after)
-                promoted, failed = promoted + moved, failed + broke
+                done, moved, broke, kept, after = await self._resolve_page(after)
+                promoted, failed, waiting = promoted + moved, failed + broke, waiting + kept
                 if done:
                     break
             if failed == failed_before:
                 break
-        return promoted, failed
+        return Resolved(promoted, failed, waiting)
 
-    async def _resolve_page(self, after: str) -> tuple[bool, int, int, str]:
-        """One page of waiting jobs (ids after ``after``): (last page, promoted, failed, last id)."""
+    async def _resolve_page(self, after: str) -> tuple[bool, int, int, int, str]:
+        """One page of waiting jobs (ids after ``after``): (last page, promoted, failed, still waiting,
+        last id)."""
         async with self._db.transaction() as conn:
             page = select(jobs.c.id, jobs.c.depends_on).where(jobs.c.status == _WAITING, jobs.c.id > after)
             rows = (await conn.execute(page.order_by(jobs.c.id).limit(_BATCH))).all()
             if not rows:
-                return True, 0, 0, after
+                return True, 0, 0, 0, after
             waiting = {job_id: _ids(text) for job_id, text in rows}
             statuses = await dependency_statuses(conn, {d for deps in waiting.values() for d in deps})
             ready: list[str] = []
@@ -79,7 +80,8 @@ class DependenciesSQL:
                     .values(status=JobStatus.FAILED.value, error=error, finished_at=now, updated_at=now)
                 )
                 failed += result.rowcount
-        return len(rows) < _BATCH, promoted, failed, rows[-1][0]
+        kept = len(rows) - len(ready) - len(broken)
+        return len(rows) < _BATCH, promoted, failed, kept, rows[-1][0]
 
 
 async def dependency_statuses(conn: Any, ids: Iterable[str]) -> dict[str, tuple[str, str]]:

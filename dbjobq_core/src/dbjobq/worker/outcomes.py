@@ -22,8 +22,12 @@ from .wakeups import sleep_until
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between two looks at waiting jobs after jobs finished (their dependents may be ready).
+#: Seconds between two looks at waiting jobs after jobs finished (their dependents may be ready), while
+#: the last look found jobs waiting.
 SETTLE_INTERVAL = 0.05
+#: The same when the last look found none: a worker that never sees ``depends_on`` makes one such
+#: query a second, not one per flush. A dependent enqueued meanwhile starts at most this much later.
+SETTLE_IDLE_INTERVAL = 1.0
 _FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
@@ -46,6 +50,7 @@ class OutcomeBuffer:
         self._on_recorded = on_recorded
         self._on_promoted = on_promoted
         self._settled_at = 0.0  # when waiting jobs were last looked at (monotonic)
+        self._settle_every = SETTLE_INTERVAL  # SETTLE_IDLE_INTERVAL once a look found no job waiting
         self._settle_owed = False  # a job finished since: its dependents may be ready
         self._settle_scheduled = False
         self._outcomes: list[Outcome] = []
@@ -154,24 +159,27 @@ class OutcomeBuffer:
 
     async def _settle(self) -> None:
         """Promote (or fail) the jobs waiting for the jobs that just finished, at most every
-        :data:`SETTLE_INTERVAL` s: one cheap query when nobody waits. Owed passes are made by the
-        flush loop's next wake-up, and the maintenance loop looks too."""
+        :data:`SETTLE_INTERVAL` s while jobs wait, every :data:`SETTLE_IDLE_INTERVAL` s while none
+        did at the last look. Owed passes are made by the flush loop's next wake-up, and the
+        maintenance loop looks too."""
         if not self._settle_owed:
             return
         now = time.monotonic()
-        if now - self._settled_at < SETTLE_INTERVAL:
+        wait = self._settled_at + self._settle_every - now
+        if wait > 0:
             if not self._settle_scheduled:
                 self._settle_scheduled = True
-                asyncio.get_running_loop().call_later(SETTLE_INTERVAL, self._settle_due)
+                asyncio.get_running_loop().call_later(wait, self._settle_due)
             return
         self._settle_owed, self._settled_at = False, now
         try:
-            promoted, _ = await self.storage.resolve_waiting()
+            resolved = await self.storage.resolve_waiting()
         except Exception:
             self._settle_owed = True
             logger.exception("Checking waiting jobs failed", extra={"action": "dependencies_failed"})
             return
-        if promoted and self._on_promoted is not None:
+        self._settle_every = SETTLE_INTERVAL if resolved.waiting or resolved.promoted else SETTLE_IDLE_INTERVAL
+        if resolved.promoted and self._on_promoted is not None:
             self._on_promoted()
 
     def _report_rejected(self, batch: list[Outcome], accepted: set[str]) -> None:
