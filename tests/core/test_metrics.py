@@ -11,14 +11,16 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client import generate_latest
 
-from dbjobq import JobQueue, Worker
-from dbjobq.metrics import existing_worker_metrics
+from dbjobq import JobQueue, JobStatus, Worker
+from dbjobq.metrics import WorkerMetrics, existing_worker_metrics
+from dbjobq.models import Job
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.web import create_app
 from tests.core import jobs
@@ -172,3 +174,36 @@ def test_metrics_grafana_dashboard_uses_the_metrics_that_exist() -> None:
     }
     monitoring = (ROOT / "docs" / "monitoring.md").read_text()
     assert all(name in monitoring for name in names)
+
+
+def test_worker_metrics_expose_cumulative_buckets_sums_and_counts() -> None:
+    """The worker counts in plain Python and prometheus-client reads the counts at scrape time: the
+    exposition is what its own Counter and Histogram would show."""
+    metrics = WorkerMetrics()
+    due = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    job = Job(
+        id="j", type="t.x", data={}, status=JobStatus.RUNNING, queue="q", execute_at=due,
+        started_at=due + timedelta(seconds=0.02),
+    )
+    metrics.job_started(job)
+    for duration in (0.003, 2.0):
+        metrics.job_finished(job, "completed", duration)
+    metrics.job_finished(job, "retried", 0.001)  # on a bound: counted in that bucket (le)
+    metrics.claimed(7)
+    metrics.claimed(0)  # not recorded
+    text = generate_latest(metrics.registry).decode()
+    assert value(text, "dbjobq_jobs_finished_total", queue="q", type="t.x", status="completed") == 2
+    assert value(text, "dbjobq_jobs_finished_total", queue="q", type="t.x", status="retried") == 1
+    duration = {"queue": "q", "type": "t.x"}
+    assert value(text, "dbjobq_job_duration_seconds_bucket", le="0.001", **duration) == 1
+    assert value(text, "dbjobq_job_duration_seconds_bucket", le="0.005", **duration) == 2
+    assert value(text, "dbjobq_job_duration_seconds_bucket", le="1.0", **duration) == 2
+    assert value(text, "dbjobq_job_duration_seconds_bucket", le="2.5", **duration) == 3
+    assert value(text, "dbjobq_job_duration_seconds_bucket", le="+Inf", **duration) == 3
+    assert value(text, "dbjobq_job_duration_seconds_count", **duration) == 3
+    assert value(text, "dbjobq_job_duration_seconds_sum", **duration) == pytest.approx(2.004)
+    assert value(text, "dbjobq_job_wait_seconds_bucket", le="0.01", queue="q") == 0
+    assert value(text, "dbjobq_job_wait_seconds_bucket", le="0.025", queue="q") == 1
+    assert value(text, "dbjobq_claim_batch_size_count") == 1
+    assert value(text, "dbjobq_claim_batch_size_bucket", le="10.0") == 1
+    assert value(text, "dbjobq_claim_batch_size_sum") == 7

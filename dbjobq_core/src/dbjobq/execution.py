@@ -170,7 +170,7 @@ async def run_job(
     configured (and ``trace``), the run is a span of the trace the job was enqueued in. ``error_limit``
     bounds the stored error text.
     """
-    if not trace:
+    if not trace or not tracing.enabled():  # no span to open: spare the context manager (hot path)
         return await _run_job(job, executor, wrap_sync, revoked, storage, error_limit)
     with tracing.run_span(job) as span:
         result = await _run_job(job, executor, wrap_sync, revoked, storage, error_limit)

@@ -154,6 +154,10 @@ class CurrentJob:
         self._task = None
         self._request()
 
+    def silent(self) -> bool:
+        """True if the job never reported progress (nothing to write at its end)."""
+        return self._latest is None and self._task is None and self._timer is None
+
     async def finish(self) -> None:
         """At the end of the run: write the last report if it is still pending (one write at most)."""
         if self._timer is not None:
@@ -188,6 +192,8 @@ def enter(job: Job, write: MetaWriter | None) -> tuple[CurrentJob, contextvars.T
 async def leave(current: CurrentJob, token: contextvars.Token[CurrentJob | None]) -> None:
     """End the run of :func:`enter`: the pending report is written, the current job unset."""
     _current.reset(token)
+    if current.silent():
+        return
     try:
         await current.finish()
     except Exception:
