@@ -32,12 +32,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# tests/core/test_prefetch.py runs in a pytest process of its own: on PostgreSQL it failed only after the
-# rest of the suite in the same process (never alone, 2026-11-30); the cause is not found yet (issue 19).
-PREFETCH_TESTS := tests/core/test_prefetch.py
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS) --ignore=$(PREFETCH_TESTS)
-	$(BIN)/pytest $(PREFETCH_TESTS) $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir .site
