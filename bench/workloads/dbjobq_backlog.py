@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from dbjobq.storage.dialects.postgresql import CLAIM_SQL
+from dbjobq.storage.dialects.postgresql import CLAIM_SETTINGS, CLAIM_SQL
 
 from .dbjobq_current import open_queue
 
@@ -91,9 +91,9 @@ async def explain(args: Any) -> dict[str, Any]:
         claimed = await storage.claim_jobs(20, worker_id="bench-explain", lease_timeout=30.0)
         event.remove(storage.engine.sync_engine, "before_cursor_execute", capture)
         if storage.dialect == "postgresql":
-            # PostgreSQL claims through asyncpg, not SQLAlchemy: explain the statement it runs, same arguments.
-            now = time.time()
-            statement, parameters = CLAIM_SQL, ["bench-explain", "explain-token", now + 30.0, now, 20]
+            # PostgreSQL claims through asyncpg, not SQLAlchemy: explain the statement it runs, same arguments
+            # (worker id, claim token, lease timeout, limit), with its connections' planner settings.
+            statement, parameters = CLAIM_SQL, ["bench-explain", "explain-token", 30.0, 20]
         else:
             statement, parameters = captured[0]
         async with storage.engine.connect() as conn:
@@ -101,6 +101,8 @@ async def explain(args: Any) -> dict[str, Any]:
             if storage.dialect == "postgresql":
                 transaction = raw.transaction()
                 await transaction.start()
+                for name, value in CLAIM_SETTINGS.items():
+                    await raw.execute(f"SET LOCAL {name} = {value}")
                 rows = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *parameters)
                 await transaction.rollback()
                 plan = [r[0] for r in rows]

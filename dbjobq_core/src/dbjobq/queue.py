@@ -1,4 +1,6 @@
-"""JobQueue: the API for enqueueing, inspecting and managing jobs and schedules.
+"""JobQueue: the API for enqueueing, inspecting and managing jobs and schedules (the views, job
+management, schedules and queue controls are its parts in ``queue_views``, ``queue_management``,
+``queue_schedules`` and ``queue_controls``; enqueueing and running by hand are here).
 
 It is the management API: the CLI, the dashboard and the Django admin go through it, never around it
 to the storage, so a rule (a cancelled job's claim revoked, missed occurrences skipped when a schedule
@@ -15,21 +17,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import eager, flow, registry, tracing
-from .errors import JobNotFoundError
 from .execution import RunResult, run_job
-from .models import (
-    FINISHED_STATUSES,
-    EnqueuedIds,
-    EnqueueOptions,
-    Job,
-    JobCounts,
-    JobStatus,
-    NewJob,
-    QueueStats,
-    WorkerInfo,
-)
+from .models import EnqueuedIds, EnqueueOptions, Job, JobStatus, NewJob
 from .queue_controls import QueueControls
+from .queue_management import JobManagement
 from .queue_schedules import ScheduleManagement
+from .queue_views import JobViews, StatusFilter
 from .serialization import dumps_payload
 from .storage.base import BaseStorage
 from .timing import as_seconds
@@ -40,11 +33,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 JobRef = Callable[..., Any] | str
-#: One job status, or several (any of them matches).
-StatusFilter = JobStatus | str | Sequence[JobStatus | str]
+__all__ = ["JobQueue", "JobRef", "StatusFilter"]
 
 
-class JobQueue(ScheduleManagement, QueueControls):
+class JobQueue(JobViews, JobManagement, ScheduleManagement, QueueControls):
     """Enqueue jobs into a storage and manage them.
 
     Decorator defaults (``@job(priority=…, max_retries=…, queue=…)``) apply unless overridden here.
@@ -174,56 +166,6 @@ class JobQueue(ScheduleManagement, QueueControls):
             return
         await eager.run_stored(self.storage, ids)
 
-    # -- reading ------------------------------------------------------------------------------
-    async def get_job(self, job_id: str) -> Job | None:
-        """The job with that id, or ``None``."""
-        return await self.storage.get_job(job_id)
-
-    async def list_jobs(
-        self,
-        status: JobStatus | str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-        queue: str | None = None,
-        job_type: str | None = None,
-    ) -> list[Job]:
-        """Jobs in creation order (by id, which is time-ordered); ``status`` must be one of the JobStatus values."""
-        if status is not None:
-            status = JobStatus.parse(status)
-        return await self.storage.list_jobs(status=status, limit=limit, offset=offset, queue=queue, job_type=job_type)
-
-    async def get_pending_jobs(self, limit: int | None = None) -> list[Job]:
-        """Pending jobs."""
-        return await self.list_jobs(JobStatus.PENDING, limit)
-
-    async def get_running_jobs(self, limit: int | None = None) -> list[Job]:
-        """Running jobs."""
-        return await self.list_jobs(JobStatus.RUNNING, limit)
-
-    async def get_completed_jobs(self, limit: int | None = None) -> list[Job]:
-        """Completed jobs."""
-        return await self.list_jobs(JobStatus.COMPLETED, limit)
-
-    async def get_failed_jobs(self, limit: int | None = None) -> list[Job]:
-        """Failed jobs."""
-        return await self.list_jobs(JobStatus.FAILED, limit)
-
-    async def job_counts(self, count_cap: int | None = 1_000) -> JobCounts:
-        """Job counts keyed by (queue, status), statuses without jobs left out; cheap on any table size.
-
-        Pending and running jobs are counted exactly, from the indexes. A finished status (completed,
-        failed, cancelled) stops counting past ``count_cap`` per queue: its count is then a lower bound
-        and listed in the result's ``capped``. ``count_cap=None`` counts every row exactly: a scan of
-        the whole table, slow on a big one.
-        """
-        if count_cap is None:
-            return JobCounts(await self.storage.count_jobs())
-        counts = JobCounts()
-        for stats in await self.storage.queue_stats(count_cap):
-            counts.update({(stats.name, s): n for s, n in stats.counts.items() if n})
-            counts.capped.update((stats.name, s) for s in stats.capped)
-        return counts
-
     # -- running by hand ----------------------------------------------------------------------
     async def dequeue(self) -> Job | None:
         """Claim the next due job (it becomes running), or return ``None``. Run it with :meth:`execute_job`."""
@@ -247,164 +189,6 @@ class JobQueue(ScheduleManagement, QueueControls):
             )
         return result
 
-    # -- managing -----------------------------------------------------------------------------
-    async def cancel_job(self, job_id: str) -> bool:
-        """Cancel a waiting, pending or running job (the jobs waiting for it then fail); False if it
-        already finished. Unknown id: JobNotFoundError."""
-        if await self.storage.cancel_job(job_id):
-            await self.storage.resolve_waiting()
-            return True
-        await self._require(job_id)
-        return False
-
-    async def retry_job(self, job_id: str) -> bool:
-        """Run a failed or cancelled job again; False if it is not failed or cancelled."""
-        if await self.storage.retry_job(job_id):
-            self._notify()
-            return True
-        await self._require(job_id)
-        return False
-
-    async def purge(
-        self,
-        older_than: float | timedelta = timedelta(days=7),
-        statuses: Sequence[JobStatus | str] = FINISHED_STATUSES,
-        *,
-        batch_size: int = 5000,
-        on_progress: Callable[[int], None] | None = None,
-        dry_run: bool = False,
-    ) -> int:
-        """Delete jobs in ``statuses`` that finished more than ``older_than`` ago, ``batch_size`` rows per
-        transaction (``on_progress`` gets each batch's count); return how many. With ``dry_run`` nothing
-        is deleted: the count is how many would be."""
-        seconds = float(as_seconds(older_than))
-        return await self.storage.purge(
-            seconds, statuses, batch_size=batch_size, on_progress=on_progress, dry_run=dry_run
-        )
-
-    async def delete_job(self, job_id: str) -> bool:
-        """Delete a finished job; False if it is pending or running (cancel it first). Unknown id:
-        JobNotFoundError."""
-        if await self.storage.delete_job(job_id):
-            return True
-        await self._require(job_id)
-        return False
-
-    async def retry_failed_jobs(self, *, queue: str | None = None, job_type: str | None = None) -> int:
-        """Retry every failed job (of ``queue`` and/or ``job_type``) as :meth:`retry_job` does; return
-        how many. Count them first with ``count_jobs(JobStatus.FAILED, queue=…, job_type=…)``."""
-        return await self.retry_jobs(JobStatus.FAILED, queue=queue, job_type=job_type)
-
-    async def retry_jobs(
-        self,
-        status: StatusFilter = JobStatus.FAILED,
-        *,
-        queue: str | None = None,
-        job_type: str | None = None,
-        older_than: float | timedelta | None = None,
-    ) -> int:
-        """Retry every job that matches, as :meth:`retry_job` does; return how many.
-
-        ``status`` is failed (the default), cancelled, or both as a list; ``older_than`` keeps the jobs
-        created more than that long ago. Count them first with :meth:`count_jobs` and the same filters.
-        Another status is a ``ValueError`` and nothing changes.
-        """
-        retried = await self.storage.retry_matching(
-            status=status, queue=queue, job_type=job_type, older_than=as_seconds(older_than)
-        )
-        if retried:
-            self._notify()
-        return retried
-
-    async def cancel_jobs(
-        self,
-        status: StatusFilter | None = None,
-        *,
-        queue: str | None = None,
-        job_type: str | None = None,
-        older_than: float | timedelta | None = None,
-    ) -> int:
-        """Cancel every job that matches, as :meth:`cancel_job` does; return how many.
-
-        ``status`` is pending, running, or both (``None``, the default); the filters are those of
-        :meth:`count_jobs`. A running job's late outcome is rejected. Another status is a ``ValueError``.
-        """
-        cancelled = await self.storage.cancel_matching(
-            status=status, queue=queue, job_type=job_type, older_than=as_seconds(older_than)
-        )
-        if cancelled:
-            await self.storage.resolve_waiting()  # the jobs waiting for the cancelled ones fail now
-        return cancelled
-
-    # -- operators' views (dashboard, CLI) -------------------------------------------------------
-    async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
-        """Each queue's job counts by status and its oldest due pending job; finished counts stop at
-        ``count_cap`` (see :class:`~dbjobq.models.QueueStats`). Cheap on any table size."""
-        return await self.storage.queue_stats(count_cap)
-
-    async def count_jobs(
-        self,
-        status: StatusFilter | None = None,
-        *,
-        queue: str | None = None,
-        job_type: str | None = None,
-        older_than: float | timedelta | None = None,
-    ) -> int:
-        """How many jobs match every given filter: ``status`` one status or a list of them,
-        ``older_than`` (seconds or a timedelta) those created more than that long ago."""
-        return await self.storage.count_matching(
-            status=status, queue=queue, job_type=job_type, older_than=as_seconds(older_than)
-        )
-
-    async def count_finished(self, within: float | timedelta = 60.0) -> int:
-        """How many jobs completed or failed in the last ``within`` (seconds or a timedelta)."""
-        return await self.storage.count_finished(float(as_seconds(within)))
-
-    async def page_jobs(
-        self,
-        status: JobStatus | str | None = None,
-        *,
-        queue: str | None = None,
-        job_type: str | None = None,
-        before: str | None = None,
-        after: str | None = None,
-        limit: int = 50,
-    ) -> list[Job]:
-        """A page of job summaries, newest first, paged by id: pass the last id shown as ``before``
-        for the next page, the first as ``after`` for the previous one. ``data`` and ``result`` are not
-        loaded and ``error`` is cut: :meth:`get_job` has the whole job."""
-        if status is not None:
-            status = JobStatus.parse(status)
-        return await self.storage.page_jobs(
-            status=status, queue=queue, job_type=job_type, before=before, after=after, limit=limit
-        )
-
-    async def throughput(self, minutes: int = 60, *, now: float | None = None) -> list[tuple[float, int, int]]:
-        """Jobs completed and failed in each of the last ``minutes`` minutes, oldest first, as
-        (minute start in epoch seconds, completed, failed); the last minute is the current one."""
-        current = int((await self.storage.now() if now is None else now) // 60) * 60
-        first = current - (minutes - 1) * 60
-        counts = {(minute, status): n for minute, status, n in await self.storage.finished_per_minute(first)}
-        return [
-            (float(m), counts.get((m, JobStatus.COMPLETED.value), 0), counts.get((m, JobStatus.FAILED.value), 0))
-            for m in range(first, current + 60, 60)
-        ]
-
-    async def now(self) -> float:
-        """The clock due times, leases, heartbeats and schedules are judged by, in epoch seconds: the
-        database server's (SQLite: this process's). Compare stored times with it, not ``time.time()``."""
-        return await self.storage.now()
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        """The registered workers, oldest first (a worker that died without stopping stays listed,
-        its heartbeat ageing, until a worker's maintenance prunes it)."""
-        return await self.storage.list_workers()
-
-    async def orphan_job_types(self, live_within: float = 60.0) -> dict[str, int]:
-        """Pending jobs, counted by type, whose type no worker seen in the last ``live_within`` seconds
-        registered: workers claim only their own types, so these wait (a typo, a missing ``--import``)."""
-        return await self.storage.orphan_job_types(live_within)
-
     # -- schedules (the rest are ScheduleManagement's) ------------------------------------------
     async def run_schedule_now(self, schedule_id: str) -> str:
         """Enqueue one extra job of a schedule now (its next run is unchanged); return the job id."""
@@ -417,11 +201,6 @@ class JobQueue(ScheduleManagement, QueueControls):
             max_retries=schedule.max_retries,
         )
 
-    async def _require(self, job_id: str) -> Job:
-        job = await self.storage.get_job(job_id)
-        if job is None:
-            raise JobNotFoundError(f"No job has id {job_id!r}")
-        return job
 
 
 def _check_options(options: Mapping[str, object]) -> None:

@@ -8,7 +8,7 @@ a "no" change nothing.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -108,7 +108,7 @@ def _bulk(
     past: str,
     selection: Selection,
     default_statuses: Sequence[str],
-    act: Callable[[JobQueue, dict[str, Any]], Any],
+    act: Callable[[JobQueue, dict[str, Any]], Awaitable[int]],
     yes: bool,
     as_json: bool,
 ) -> None:
@@ -139,6 +139,63 @@ def _bulk(
         formatting.echo_json({"matched": matched, past: changed})
 
 
+@dataclass(frozen=True)
+class Change:
+    """What retry or cancel does, to one job or to every job a selection matches."""
+
+    verb: str  # "retry"
+    past: str  # "retried"
+    default_statuses: tuple[str, ...]  # what a selection without --status matches
+    example: str  # a bulk command line, for the usage error
+    one: Callable[[JobQueue, str], Awaitable[bool]]  # change one job; False if its status forbids it
+    many: Callable[[JobQueue, dict[str, Any]], Awaitable[int]]  # change every job matching the filters
+    refusal: str  # why one job's status forbids it: "is {status}: …"
+    outcome: JobStatus  # the job's status once changed
+    done: str  # what is printed once one job changed: "Job {id} …"
+
+
+def _change(
+    state: CliState, change: Change, job_id: str | None, selection: Selection, yes: bool, as_json: bool
+) -> None:
+    """Apply ``change`` to JOB_ID, or (without one) to the jobs ``selection`` matches."""
+    if job_id is None:
+        _require_selection(selection, change.example)
+        _bulk(
+            state, verb=change.verb, past=change.past, selection=selection, default_statuses=change.default_statuses,
+            act=change.many, yes=yes, as_json=as_json,
+        )
+        return
+    _refuse_filters_with_id(selection)
+
+    async def work(queue: JobQueue) -> Job | None:
+        if await change.one(queue, job_id):
+            return None
+        return await queue.get_job(job_id)
+
+    blocking = state.run(work)
+    if blocking is not None:
+        raise InvalidJobStateError(f"Job {job_id} " + change.refusal.format(status=blocking.status.value))
+    if as_json:
+        formatting.echo_json({"id": job_id, "status": change.outcome.value})
+    else:
+        click.echo(change.done.format(id=escape_control(job_id)))
+
+
+RETRY = Change(
+    verb="retry", past="retried", default_statuses=("failed",), example="retry --status failed --queue emails",
+    one=lambda queue, job_id: queue.retry_job(job_id), many=lambda queue, filters: queue.retry_jobs(**filters),
+    refusal="is {status}: only failed or cancelled jobs can be retried", outcome=JobStatus.PENDING,
+    done="Job {id} is pending again",
+)
+CANCEL = Change(
+    verb="cancel", past="cancelled", default_statuses=("pending", "running"),
+    example="cancel --status pending --queue emails",
+    one=lambda queue, job_id: queue.cancel_job(job_id), many=lambda queue, filters: queue.cancel_jobs(**filters),
+    refusal="is already {status}: only pending or running jobs can be cancelled", outcome=JobStatus.CANCELLED,
+    done="Job {id} cancelled",
+)
+
+
 @click.command(short_help="Run failed jobs again: one by id, or every one a filter selects.")
 @click.argument("job_id", required=False)
 @selection_options(("failed", "cancelled"), "failed")
@@ -159,30 +216,7 @@ def retry(
     --older-than: the command shows how many match and asks first (--yes skips the question).
     Example: dbjobq retry --queue emails --older-than 1h
     """
-    selection = Selection(statuses, queue_name, job_type, older_than)
-    if job_id is None:
-        _require_selection(selection, "retry --status failed --queue emails")
-        _bulk(
-            state, verb="retry", past="retried", selection=selection, default_statuses=("failed",),
-            act=lambda queue, filters: queue.retry_jobs(**filters), yes=yes, as_json=as_json,
-        )
-        return
-    _refuse_filters_with_id(selection)
-
-    async def work(queue: JobQueue) -> Job | None:
-        if await queue.retry_job(job_id):
-            return None
-        return await queue.get_job(job_id)
-
-    blocking = state.run(work)
-    if blocking is not None:
-        raise InvalidJobStateError(
-            f"Job {job_id} is {blocking.status.value}: only failed or cancelled jobs can be retried"
-        )
-    if as_json:
-        formatting.echo_json({"id": job_id, "status": JobStatus.PENDING.value})
-    else:
-        click.echo(f"Job {escape_control(job_id)} is pending again")
+    _change(state, RETRY, job_id, Selection(statuses, queue_name, job_type, older_than), yes, as_json)
 
 
 @click.command(short_help="Cancel pending or running jobs: one by id, or every one a filter selects.")
@@ -205,30 +239,7 @@ def cancel(
     --type and --older-than: the command shows how many match and asks first (--yes skips the question).
     Example: dbjobq cancel --status pending --type myapp.jobs.send_newsletter
     """
-    selection = Selection(statuses, queue_name, job_type, older_than)
-    if job_id is None:
-        _require_selection(selection, "cancel --status pending --queue emails")
-        _bulk(
-            state, verb="cancel", past="cancelled", selection=selection, default_statuses=("pending", "running"),
-            act=lambda queue, filters: queue.cancel_jobs(**filters), yes=yes, as_json=as_json,
-        )
-        return
-    _refuse_filters_with_id(selection)
-
-    async def work(queue: JobQueue) -> Job | None:
-        if await queue.cancel_job(job_id):
-            return None
-        return await queue.get_job(job_id)
-
-    blocking = state.run(work)
-    if blocking is not None:
-        raise InvalidJobStateError(
-            f"Job {job_id} is already {blocking.status.value}: only pending or running jobs can be cancelled"
-        )
-    if as_json:
-        formatting.echo_json({"id": job_id, "status": JobStatus.CANCELLED.value})
-    else:
-        click.echo(f"Job {escape_control(job_id)} cancelled")
+    _change(state, CANCEL, job_id, Selection(statuses, queue_name, job_type, older_than), yes, as_json)
 
 
 def _require_selection(selection: Selection, example: str) -> None:
