@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dbjobq import JobNotRegisteredError, JobQueue, JobStatus
@@ -147,3 +149,28 @@ async def test_enqueue_job_status_values(queue: JobQueue) -> None:
     job_id = await queue.enqueue(jobs.add, {"a": 1, "b": 2})
     job = await queue.get_job(job_id)
     assert job is not None and job.status is JobStatus.PENDING
+
+
+@pytest.mark.databases("mysql")
+async def test_bulk_enqueue_on_mysql_sends_plain_placeholders_so_the_driver_batches_rows(
+    queue: JobQueue, storage: SQLAlchemyStorage
+) -> None:
+    """aiomysql folds an executemany into multi-row INSERTs only when VALUES holds nothing but
+    placeholders: the server's now is bound as a value (read once), not called per row."""
+    sent: list[tuple[str, bool]] = []
+
+    def record(_conn, _cursor, statement, _params, _context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO DBJOBQ_JOBS"):
+            sent.append((statement, executemany))
+
+    event.listen(storage.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        before = await queue.now()
+        ids = await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(300)], delay=60)
+    finally:
+        event.remove(storage.engine.sync_engine, "before_cursor_execute", record)
+    [(statement, executemany)] = sent
+    assert executemany and re.search(r"VALUES \((%s, )*%s\)\s*$", statement), statement
+    stored = await queue.get_job(ids[-1])
+    assert stored is not None and stored.created_at.timestamp() >= before - 1
+    assert stored.execute_at.timestamp() == pytest.approx(stored.created_at.timestamp() + 60, abs=0.01)

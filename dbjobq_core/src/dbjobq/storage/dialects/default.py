@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .. import payloads
+from .. import payloads, records
 from ..base import ChangeProbe, Subscription
 from ..probes import MaxIdProbe
 from ..schema import HELD_STATUSES, PENDING_SQL, jobs
@@ -175,12 +175,21 @@ class DefaultImpl:
     # -- the hot path -------------------------------------------------------------------------
     async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert new jobs (:func:`..records.job_insert_params`), one INSERT per :data:`INSERT_BATCH_SIZE` rows
-        (fewer, if they are large, under the server's :meth:`packet_limit`)."""
-        stmt = self.insert_jobs_statement()
+        (fewer, if they are large, under the server's :meth:`packet_limit`).
+
+        One row is stamped by the clock in SQL. For several, the database's now is read once in the
+        transaction and bound as a value: a driver turns an executemany of plain placeholders into
+        multi-row INSERTs (aiomysql only then: a SQL function among the VALUES made it send one INSERT
+        per row, 6.8x slower for 50,000 jobs)."""
         limit = await self.packet_limit(db)
         async with db.write(single_statement=len(rows) == 1) as conn:
-            for batch in payloads.split_rows(rows, INSERT_BATCH_SIZE, limit):
-                await conn.execute(stmt, batch)
+            if len(rows) == 1:
+                await conn.execute(self.insert_jobs_statement(), list(rows))
+                return
+            now = float((await conn.execute(select(self.now()))).scalar_one())
+            stamped = [records.complete_row(row, now) for row in rows]
+            for batch in payloads.split_rows(stamped, INSERT_BATCH_SIZE, limit):
+                await conn.execute(insert(jobs), batch)
 
     async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
         """Mark up to ``claim.limit`` due jobs running; return their rows (as updated), in any order.
