@@ -54,6 +54,7 @@ class FlowSQL:
         await self._ensure_limit_row(limit.type)
         token = new_token()
         async with self._db.transaction() as conn:
+            await self._db.impl.prepare_claim(conn)
             clock = self._db.impl.now()
             await conn.execute(update(limits).where(limits.c.name == limit.type).values(updated_at=clock))
             # Slots are counted once the lock is held (a job finishing after the count keeps its slot

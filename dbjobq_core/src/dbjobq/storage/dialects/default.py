@@ -168,6 +168,9 @@ class DefaultImpl:
     async def close(self) -> None:
         """Release what this implementation opened beside the engine."""
 
+    async def prepare_claim(self, conn: AsyncConnection) -> None:
+        """Settings a claim's transaction wants before it reads the claim index (none here)."""
+
     async def packet_limit(self, db: Database) -> int | None:
         """The most bytes one statement may carry on this server (``None``: no limit short of 1 GB values)."""
         return None

@@ -171,6 +171,12 @@ class PostgresqlImpl(DefaultImpl):
         """``UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED)) RETURNING``, prepared, autocommitted."""
         return await self.fastpath(db.engine).claim(claim)
 
+    async def prepare_claim(self, conn: AsyncConnection) -> None:
+        """:data:`CLAIM_SETTINGS` for this transaction only: a claim through SQLAlchemy (flow-limited
+        types) walks the claim index in order too."""
+        for name, value in CLAIM_SETTINGS.items():
+            await conn.execute(text(f"SET LOCAL {name} = {value}"))
+
     async def insert_unique(self, conn: Any, row: Mapping[str, Any]) -> bool:
         """``INSERT … ON CONFLICT DO NOTHING`` against the partial unique index: no savepoint needed."""
         stmt = (
