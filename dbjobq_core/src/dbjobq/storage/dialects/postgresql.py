@@ -298,7 +298,8 @@ class FastPath:
                 # COPY fires the statement-level NOTIFY trigger like an INSERT does. It takes values only,
                 # so the server's now is read first (one round trip per batch, none per job).
                 now = float(await connection.fetchval(_NOW_QUERY))
-                records = [tuple(complete_row(row, now)[name] for name in _COLUMNS) for row in rows]
+                stamped = (complete_row(row, now) for row in rows)  # once per row, not once per column
+                records = [tuple(map(row.__getitem__, _COLUMNS)) for row in stamped]
                 await connection.copy_records_to_table(jobs.name, records=records, columns=_COLUMNS)
 
     async def claim(self, claim: Claim) -> list[asyncpg.Record]:
