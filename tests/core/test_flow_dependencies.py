@@ -4,6 +4,7 @@ one fails or is cancelled, and settles at once when they finished already; on ev
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,26 @@ async def test_flow_dependencies_chain_and_group(queue: JobQueue) -> None:
     assert (await _job(queue, steps[2])).status == "pending"
     with pytest.raises(ValueError, match="at least one"):
         await workflows.chain(queue, [])
+
+
+async def test_flow_dependencies_cost_nothing_per_batch_while_no_job_waits(queue: JobQueue) -> None:
+    """A worker that never sees depends_on looks at waiting jobs at most once a second, not after every
+    batch of outcomes (it looks after each batch again, every 50 ms at most, once jobs wait)."""
+    calls = {"resolve_waiting": 0, "record_outcomes": 0}
+    storage: Any = queue.storage
+    for name in calls:
+        original = getattr(storage, name)
+
+        async def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            calls[_name] += 1
+            return await _original(*args)
+
+        setattr(storage, name, counted)
+    await queue.enqueue_many(jobs.blocking_sleep, [{"seconds": 0.02}] * 60)
+    started = time.monotonic()
+    worker = Worker(queue, concurrency=1, flush_size=1, flush_interval=0, poll_interval=0.05)
+    await worker.run(burst=True)
+    elapsed = time.monotonic() - started
+    assert worker.stats.completed == 60 and calls["record_outcomes"] >= 40  # a batch of outcomes per job...
+    # ...and a look at the first batch, one per second after it, and the burst's end check
+    assert calls["resolve_waiting"] <= 3 + elapsed, (calls, elapsed)
