@@ -118,11 +118,13 @@ def test_plain_install_server_url_names_the_extra(plain_python: Path, tmp_path: 
 
 
 def test_plain_install_importing_loads_no_driver(tmp_path: Path) -> None:
-    """In the full environment too: importing DBJobQ and opening SQLite imports neither server driver."""
+    """In the full environment too: importing DBJobQ (PostgreSQL's dialect module included) and opening
+    SQLite imports neither server driver."""
     script = textwrap.dedent(
         f"""
         import asyncio, sys
         import dbjobq, dbjobq.cli, dbjobq.integration
+        import dbjobq.storage.dialects.postgresql  # the statements; asyncpg loads with the hot path
         from dbjobq.storage import SQLAlchemyStorage
 
         async def main():

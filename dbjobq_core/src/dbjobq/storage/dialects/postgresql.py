@@ -1,30 +1,19 @@
 """PostgreSQL: enqueue and claim straight through asyncpg (the hot path), and LISTEN for wake-ups.
 
-Imported only when a PostgreSQL URL is opened, so asyncpg is needed only then.
+This module imports no driver: the statements and settings are here, the asyncpg side of the hot path
+is :mod:`.postgresql_fastpath`, loaded on the first enqueue, claim or LISTEN (asyncpg is needed only then).
 
-Enqueue and claim run for every job; everything else goes through SQLAlchemy. Through SQLAlchemy's
-execute path (pool checkout with isolation-level switching, parameter and result processing, greenlet
-hops) one enqueue costs about 430 µs of Python; through asyncpg with its cached prepared statements
-about 110 µs, which is most of the difference between 1,200 and 2,300 enqueues per second on one
-connection. Bulk enqueues use binary ``COPY``, several times faster than a multi-row INSERT. Their
-column lists come from :mod:`..schema`, so the table keeps one definition.
-
-Calls go through one kept connection while it is free (an uncontended call skips pool bookkeeping,
-about 45 µs of the 150), and through a small asyncpg pool when calls overlap (opened on first need, up
-to the SQLAlchemy pool's size); both connect with the engine's URL and ``connect_args``. When the
-engine pools nothing (``NullPool``, e.g. the Django adapter serving many event loops), neither does
-the path: each call opens and closes its own connection.
+Enqueue and claim run for every job and skip SQLAlchemy's execute path (see the fast path's module);
+everything else goes through SQLAlchemy. Bulk enqueues use binary ``COPY``. Column lists come from
+:mod:`..schema`, so the table keeps one definition.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from sqlalchemy import ColumnElement, Double, literal_column, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL
@@ -32,21 +21,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from ..database import Database, wrap_driver_errors
-from ..records import CLOCK_COLUMNS, complete_row
+from ..records import CLOCK_COLUMNS
 from ..schema import NOTIFY_CHANNEL, UNIQUE_KEY_INDEX, jobs
 from .clocks import POSTGRESQL_NOW_SQL as NOW_SQL
 from .default import Claim, DefaultImpl
 
+if TYPE_CHECKING:
+    from .postgresql_fastpath import FastPath
+
 logger = logging.getLogger(__name__)
 
 
-_COLUMNS: tuple[str, ...] = tuple(column.name for column in jobs.c)
+COLUMNS: tuple[str, ...] = tuple(column.name for column in jobs.c)
 # What a single INSERT binds: every column but the clock's, then the due time or delay (see records).
-_BOUND: tuple[str, ...] = tuple(name for name in _COLUMNS if name not in CLOCK_COLUMNS)
-_INSERT_SQL = (
-    f"INSERT INTO {jobs.name} ({', '.join(_BOUND)}, created_at, updated_at, execute_at) "
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_BOUND) + 1))}, {NOW_SQL}, {NOW_SQL}, "
-    f"COALESCE(${len(_BOUND) + 1}::float8, {NOW_SQL} + ${len(_BOUND) + 2}::float8))"
+BOUND: tuple[str, ...] = tuple(name for name in COLUMNS if name not in CLOCK_COLUMNS)
+INSERT_SQL = (
+    f"INSERT INTO {jobs.name} ({', '.join(BOUND)}, created_at, updated_at, execute_at) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(BOUND) + 1))}, {NOW_SQL}, {NOW_SQL}, "
+    f"COALESCE(${len(BOUND) + 1}::float8, {NOW_SQL} + ${len(BOUND) + 2}::float8))"
 )
 # Claim: lock the first due pending rows in the claim index's order, skipping rows other claimers
 # hold, and mark them running in the same statement. The ids go through an array (= ANY(ARRAY(…))),
@@ -64,7 +56,7 @@ WHERE id = ANY(ARRAY(
     LIMIT $4
     FOR UPDATE SKIP LOCKED
 ))
-RETURNING {", ".join(_COLUMNS)}
+RETURNING {", ".join(COLUMNS)}
 """
 #: The claim statement: $1 worker id, $2 claim token, $3 lease timeout (seconds), $4 limit (and $5 queues,
 #: or $5 the job types a worker registered; with several filters $5 queues, $6 paused queues to skip, $7
@@ -89,13 +81,8 @@ QUEUES_PAYLOAD = "queues"
 #: the LIMIT (about 1 ms at any depth). Nothing else these connections run sorts. Behind PgBouncer a
 #: session setting would leak to other clients: there the claim sets it for its own transaction.
 CLAIM_SETTINGS = {"enable_sort": "off"}
-_NOW_QUERY = f"SELECT {NOW_SQL}"
+NOW_QUERY = f"SELECT {NOW_SQL}"
 
-# SQLAlchemy's asyncpg adapter takes these connect arguments itself; asyncpg.connect() does not.
-_ADAPTER_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
-# asyncpg's errors, wrapped like SQLAlchemy's: a server error, or a lost connection.
-_SERVER_ERRORS = (asyncpg.PostgresError,)
-_CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 def _unnamed() -> str:
@@ -149,6 +136,8 @@ class PostgresqlImpl(DefaultImpl):
     def fastpath(self, engine: AsyncEngine) -> FastPath:
         """The asyncpg hot path, connecting as ``engine`` does (created on first use)."""
         if self._fastpath is None:
+            from .postgresql_fastpath import FastPath  # imports asyncpg
+
             _args, connect_kwargs = engine.dialect.create_connect_args(engine.url)
             connect_kwargs.update(self.engine_options.get("connect_args", {}))
             self._fastpath = FastPath(
@@ -207,9 +196,9 @@ class PostgresqlImpl(DefaultImpl):
             if self._listen_engine is None:
                 self._listen_engine = create_async_engine(self.listen_url, poolclass=NullPool)
             engine = self._listen_engine
-        with wrap_driver_errors(
-            "Could not LISTEN", driver_errors=_SERVER_ERRORS, connection_errors=_CONNECTION_ERRORS
-        ):
+        from .postgresql_fastpath import CONNECTION_ERRORS, SERVER_ERRORS  # imports asyncpg
+
+        with wrap_driver_errors("Could not LISTEN", driver_errors=SERVER_ERRORS, connection_errors=CONNECTION_ERRORS):
             return await Listener.open(engine, on_notify, on_queues)
 
     async def notify_queues(self, conn: AsyncConnection) -> None:
@@ -226,121 +215,6 @@ class PostgresqlImpl(DefaultImpl):
         listen_engine, self._listen_engine = self._listen_engine, None
         if listen_engine is not None:
             await listen_engine.dispose()
-
-
-async def _keep_session(_connection: asyncpg.Connection) -> None:
-    """Pool reset hook: nothing to reset, the fast path leaves no session state behind.
-
-    (asyncpg's default reset costs a round trip per release: UNLISTEN, RESET ALL, CLOSE ALL…)
-    """
-
-
-class FastPath:
-    """Enqueue and claim on PostgreSQL through plain asyncpg connections."""
-
-    def __init__(
-        self, connect_kwargs: Mapping[str, Any], *, max_size: int, pooled: bool = True, pgbouncer: bool = False
-    ) -> None:
-        self._pgbouncer = pgbouncer
-        self._connect_kwargs = {k: v for k, v in connect_kwargs.items() if k not in _ADAPTER_ONLY_ARGS}
-        if not pgbouncer:  # a server connection of our own: the claim's planner settings are set at connect
-            settings = self._connect_kwargs.get("server_settings") or {}
-            self._connect_kwargs["server_settings"] = {**CLAIM_SETTINGS, **settings}
-        self._max_size = max(1, max_size)
-        self._pooled = pooled
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
-        self._kept: asyncpg.Connection | None = None
-        self._kept_lock = asyncio.Lock()
-
-    async def _get_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._opening:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(
-                        min_size=0, max_size=self._max_size, reset=_keep_session, **self._connect_kwargs
-                    )
-        return self._pool
-
-    @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection (pooled unless the engine pools nothing), with driver errors wrapped in StorageError."""
-        with wrap_driver_errors(driver_errors=_SERVER_ERRORS, connection_errors=_CONNECTION_ERRORS):
-            if self._pooled and not self._kept_lock.locked():
-                async with self._kept_lock:
-                    if self._kept is None or self._kept.is_closed():
-                        self._kept = await asyncpg.connect(**self._connect_kwargs)
-                    yield self._kept
-            elif self._pooled:
-                pool = await self._get_pool()
-                async with pool.acquire() as connection:
-                    yield connection
-            else:
-                connection = await asyncpg.connect(**self._connect_kwargs)
-                try:
-                    yield connection
-                finally:
-                    await connection.close()
-
-    async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert new jobs (:func:`..records.job_insert_params`): one prepared INSERT stamped by the server's
-        clock, or, for several, one COPY of rows stamped with the server's now read in its transaction."""
-        async with self._connection() as connection:
-            if len(rows) == 1:
-                row = rows[0]
-                await connection.execute(_INSERT_SQL, *(row[name] for name in _BOUND), row["due_at"], row["due_delay"])
-                return
-            async with connection.transaction():
-                if self._pgbouncer:  # COPY would prepare a named statement
-                    args = [(*(row[name] for name in _BOUND), row["due_at"], row["due_delay"]) for row in rows]
-                    await connection.executemany(_INSERT_SQL, args)
-                    return
-                # COPY fires the statement-level NOTIFY trigger like an INSERT does. It takes values only,
-                # so the server's now is read first (one round trip per batch, none per job).
-                now = float(await connection.fetchval(_NOW_QUERY))
-                stamped = (complete_row(row, now) for row in rows)  # once per row, not once per column
-                records = [tuple(map(row.__getitem__, _COLUMNS)) for row in stamped]
-                await connection.copy_records_to_table(jobs.name, records=records, columns=_COLUMNS)
-
-    async def claim(self, claim: Claim) -> list[asyncpg.Record]:
-        """Claim up to ``claim.limit`` due jobs in one autocommitted statement; the claimed rows."""
-        args: list[Any] = [claim.worker_id, claim.token, claim.lease_timeout, claim.limit]
-        sql = CLAIM_SQL
-        types = None if claim.job_types is None else list(claim.job_types)
-        if claim.exclude or claim.exclude_types or (claim.queues and types is not None):
-            sql = CLAIM_FILTERED_SQL
-            args += [
-                list(claim.queues) if claim.queues else None,
-                list(claim.exclude) if claim.exclude else None,
-                types,
-                list(claim.exclude_types) if claim.exclude_types else None,
-            ]
-        elif claim.queues:
-            sql = CLAIM_QUEUES_SQL
-            args.append(list(claim.queues))
-        elif types is not None:
-            sql = CLAIM_TYPES_SQL
-            args.append(types)
-        async with self._connection() as connection:
-            if not self._pgbouncer:
-                return list(await connection.fetch(sql, *args))
-            async with connection.transaction():  # the settings for this transaction only
-                for name, value in CLAIM_SETTINGS.items():
-                    await connection.execute(f"SET LOCAL {name} = {value}")
-                return list(await connection.fetch(sql, *args))
-
-    async def close(self) -> None:
-        """Close the connections (waits for ones in use, then terminates stragglers)."""
-        kept, self._kept = self._kept, None
-        pool, self._pool = self._pool, None
-        for resource in (kept, pool):
-            if resource is None:
-                continue
-            try:
-                await asyncio.wait_for(resource.close(), timeout=10)
-            except Exception:  # a timeout, or a connection already broken
-                logger.debug("Closing %r failed; terminating it", resource, exc_info=True)
-                resource.terminate()
 
 
 class Listener:
