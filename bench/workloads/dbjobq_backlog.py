@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from dbjobq.storage.dialects.postgresql import CLAIM_SETTINGS, CLAIM_SQL
+from dbjobq.storage.dialects.postgresql import CLAIM_SQL, SET_LOCAL_CLAIM_SETTINGS
 
 from .dbjobq_current import open_queue
 
@@ -101,8 +101,8 @@ async def explain(args: Any) -> dict[str, Any]:
             if storage.dialect == "postgresql":
                 transaction = raw.transaction()
                 await transaction.start()
-                for name, value in CLAIM_SETTINGS.items():
-                    await raw.execute(f"SET LOCAL {name} = {value}")
+                for setting in SET_LOCAL_CLAIM_SETTINGS:
+                    await raw.execute(setting)
                 rows = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *parameters)
                 await transaction.rollback()
                 plan = [r[0] for r in rows]

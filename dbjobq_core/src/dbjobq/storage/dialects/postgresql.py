@@ -81,6 +81,8 @@ QUEUES_PAYLOAD = "queues"
 #: the LIMIT (about 1 ms at any depth). Nothing else these connections run sorts. Behind PgBouncer a
 #: session setting would leak to other clients: there the claim sets it for its own transaction.
 CLAIM_SETTINGS = {"enable_sort": "off"}
+#: The statements that apply :data:`CLAIM_SETTINGS` to one transaction (behind PgBouncer, SQLAlchemy's claims).
+SET_LOCAL_CLAIM_SETTINGS = tuple(f"SET LOCAL {name} = {value}" for name, value in CLAIM_SETTINGS.items())
 NOW_QUERY = f"SELECT {NOW_SQL}"
 
 
@@ -163,8 +165,8 @@ class PostgresqlImpl(DefaultImpl):
     async def prepare_claim(self, conn: AsyncConnection) -> None:
         """:data:`CLAIM_SETTINGS` for this transaction only: a claim through SQLAlchemy (flow-limited
         types) walks the claim index in order too."""
-        for name, value in CLAIM_SETTINGS.items():
-            await conn.execute(text(f"SET LOCAL {name} = {value}"))
+        for statement in SET_LOCAL_CLAIM_SETTINGS:
+            await conn.execute(text(statement))
 
     async def insert_unique(self, conn: Any, row: Mapping[str, Any]) -> bool:
         """``INSERT … ON CONFLICT DO NOTHING`` against the partial unique index: no savepoint needed."""

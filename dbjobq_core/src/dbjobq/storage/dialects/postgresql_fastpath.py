@@ -32,6 +32,7 @@ from .postgresql import (
     COLUMNS,
     INSERT_SQL,
     NOW_QUERY,
+    SET_LOCAL_CLAIM_SETTINGS,
 )
 
 logger = logging.getLogger(__name__)
@@ -140,8 +141,8 @@ class FastPath:
             if not self._pgbouncer:
                 return list(await connection.fetch(sql, *args))
             async with connection.transaction():  # the settings for this transaction only
-                for name, value in CLAIM_SETTINGS.items():
-                    await connection.execute(f"SET LOCAL {name} = {value}")
+                for statement in SET_LOCAL_CLAIM_SETTINGS:
+                    await connection.execute(statement)
                 return list(await connection.fetch(sql, *args))
 
     async def close(self) -> None:
