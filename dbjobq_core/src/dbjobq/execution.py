@@ -16,10 +16,10 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import progress, registry, tracing
 from .errors import JobNotRegisteredError
@@ -43,6 +43,13 @@ LOG_LIMIT = 4 * 1024
 #: Wraps each sync job call in the thread that runs it: ``wrap_sync(call)`` calls ``call()`` and returns
 #: its value, e.g. to manage per-thread database connections around the job (``Worker(wrap_sync=...)``).
 SyncWrapper = Callable[[Callable[[], Any]], Any]
+
+
+class ThreadRunner(Protocol):
+    """Runs a sync call in a thread of its own; the result is awaited on the running loop (the worker's
+    ``JobThreads``). Cancelling the awaitable gives up on the call."""
+
+    def run(self, call: Callable[[], Any]) -> Awaitable[Any]: ...
 
 
 class JobTimeoutError(TimeoutError):
@@ -128,20 +135,23 @@ async def call_job(
     data: dict[str, Any],
     *,
     timeout: float | None,
-    executor: Executor | None,
+    executor: Executor | ThreadRunner | None,
     wrap_sync: SyncWrapper | None = None,
 ) -> Any:
-    """Await an async job function, or run a sync one in ``executor`` with the context copied
-    (through ``wrap_sync`` when given)."""
+    """Await an async job function, or run a sync one in ``executor`` (the loop's default executor for
+    ``None``) with the context copied (through ``wrap_sync`` when given)."""
+    coro: Awaitable[Any]
     if asyncio.iscoroutinefunction(func):
         coro = func(data)
     else:
-        loop = asyncio.get_running_loop()
         ctx = contextvars.copy_context()
         call: Callable[[], Any] = functools.partial(func, data)
         if wrap_sync is not None:
             call = functools.partial(wrap_sync, call)
-        coro = loop.run_in_executor(executor, functools.partial(ctx.run, call))
+        if executor is None or isinstance(executor, Executor):
+            coro = asyncio.get_running_loop().run_in_executor(executor, functools.partial(ctx.run, call))
+        else:
+            coro = executor.run(functools.partial(ctx.run, call))
     if timeout is None:
         return await coro
     try:
@@ -154,7 +164,7 @@ async def call_job(
 async def run_job(
     job: Job,
     *,
-    executor: Executor | None = None,
+    executor: Executor | ThreadRunner | None = None,
     wrap_sync: SyncWrapper | None = None,
     revoked: Callable[[], bool] | None = None,
     storage: BaseStorage | None = None,
@@ -180,7 +190,7 @@ async def run_job(
 
 async def _run_job(
     job: Job,
-    executor: Executor | None,
+    executor: Executor | ThreadRunner | None,
     wrap_sync: SyncWrapper | None,
     revoked: Callable[[], bool] | None,
     storage: BaseStorage | None,

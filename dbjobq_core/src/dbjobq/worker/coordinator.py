@@ -331,7 +331,7 @@ class Worker:
             await self.storage.unregister_worker(self.id)
         except Exception:
             logger.warning("Could not unregister worker %s", self.id, exc_info=True)
-        self._threads.shutdown(wait=False)  # abandoned threads are logged and left to end with the process
+        self._threads.shutdown()  # abandoned threads are logged and left to end with the process
         self._state = "stopped"
         self._stopped.set()
         logger.info(
