@@ -1,16 +1,20 @@
-"""PostgreSQL's asyncpg hot path for enqueue and claim: the behaviour SQLAlchemy gave it is kept."""
+"""PostgreSQL's asyncpg hot path for enqueue, claim and outcomes: the behaviour SQLAlchemy gave it is kept."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.pool import NullPool
 
 from dbjobq import JobQueue, StorageClosedError, StorageError, Worker
+from dbjobq.models import JobStatus, Outcome
 from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.storage.database import wrap_driver_errors
 from dbjobq.storage.dialects import postgresql
+from dbjobq.storage.sql_claims import transient
 from tests.core import jobs
 from tests.waiting import listening, wait_until
 
@@ -135,3 +139,77 @@ async def test_the_claim_walks_its_index_even_when_the_planner_thinks_the_table_
         assert "ix_dbjobq_jobs_claim" in plan and "Sort" not in plan, plan
     claimed = await queue.storage.claim_jobs(100, worker_id="w", lease_timeout=30)
     assert len(claimed) == 100
+
+
+async def test_outcomes_are_recorded_by_the_hot_path_fenced_by_each_jobs_own_token(queue: JobQueue) -> None:
+    ids = await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(3)], max_retries=1)
+    claimed = {job.id: job for job in await queue.storage.claim_jobs(3, worker_id="w", lease_timeout=30)}
+    done, retried, snoozed = (claimed[i] for i in ids)
+    stale_id = await queue.enqueue(jobs.add, {"a": 9, "b": 0})
+    stale = await queue.storage.claim_job(stale_id, worker_id="w", lease_timeout=30)
+    assert stale is not None and stale.lease_token != done.lease_token  # claimed apart: another claim token
+    statements: list[str] = []
+    engine = queue.storage.engine.sync_engine  # type: ignore[attr-defined]
+    capture = lambda *args: statements.append(args[2])  # noqa: E731 (before_cursor_execute's statement)
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        accepted = await queue.storage.record_outcomes(
+            [
+                Outcome(done.id, done.lease_token or "", JobStatus.COMPLETED, result="42"),
+                Outcome(retried.id, retried.lease_token or "", JobStatus.PENDING, error="Boom", retry_in=3600),
+                Outcome(snoozed.id, snoozed.lease_token or "", JobStatus.PENDING, retry_in=60, snoozed=True),
+                # another claim's token: the pair, not the id alone, must hold the claim
+                Outcome(stale.id, done.lease_token or "", JobStatus.COMPLETED, result="1"),
+            ]
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert statements == []  # asyncpg's prepared statement, not SQLAlchemy's
+    assert accepted == {done.id, retried.id, snoozed.id}
+    rows = {job.id: job for job in await queue.list_jobs()}
+    assert (rows[done.id].status, rows[done.id].result) == ("completed", 42)
+    assert rows[done.id].finished_at is not None
+    assert (rows[retried.id].status, rows[retried.id].error, rows[retried.id].attempts) == ("pending", "Boom", 1)
+    assert rows[retried.id].execute_at is not None and rows[retried.id].finished_at is None
+    assert rows[retried.id].execute_at.timestamp() > time.time() + 3000
+    assert (rows[snoozed.id].status, rows[snoozed.id].attempts, rows[snoozed.id].error) == ("pending", 0, None)
+    assert rows[stale.id].status == "running"
+
+
+async def test_outcomes_never_scan_the_table_whatever_the_statistics(queue: JobQueue) -> None:
+    """Through the primary key, or (statistics saying the table is empty) the partial index of running
+    rows: either way not the pending or finished rows."""
+    async with queue.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        await conn.execute(text("ANALYZE dbjobq_jobs"))  # empty: the planner now expects no rows
+    await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(5_000)])
+    fastpath = queue.storage._db.impl.fastpath(queue.storage.engine)  # type: ignore[attr-defined]
+    async with fastpath._connection() as connection:
+        plan = "\n".join(
+            row[0]
+            for row in await connection.fetch(
+                "EXPLAIN " + postgresql.OUTCOME_SQL, ["a", "b"], ["t", "u"], "completed", None, None, 0, None
+            )
+        )
+    assert "Seq Scan" not in plan and ("dbjobq_jobs_pkey" in plan or "ix_dbjobq_jobs_lease" in plan), plan
+
+
+def test_the_hot_paths_lost_connections_and_deadlocks_are_tried_again_bad_values_are_not() -> None:
+    import asyncpg
+
+    from dbjobq.storage.dialects import postgresql_fastpath  # its connection errors count once it is loaded
+
+    lost = postgresql_fastpath.CONNECTION_ERRORS
+
+    def wrapped(exc: BaseException) -> StorageError:
+        try:
+            with wrap_driver_errors(driver_errors=postgresql_fastpath.SERVER_ERRORS, connection_errors=lost):
+                raise exc
+        except StorageError as error:
+            return error
+        raise AssertionError("not wrapped")
+
+    assert transient(wrapped(asyncpg.DeadlockDetectedError("deadlock detected")))
+    assert transient(wrapped(asyncpg.AdminShutdownError("terminating connection")))
+    assert transient(wrapped(asyncpg.ConnectionDoesNotExistError("connection was closed")))
+    assert not transient(wrapped(asyncpg.StringDataRightTruncationError("value too long")))
+    assert not transient(wrapped(asyncpg.CharacterNotInRepertoireError("invalid byte sequence")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -158,11 +159,14 @@ class ClaimsSQL:
         return accepted
 
     async def _record_batch(self, outcomes: Sequence[Outcome]) -> set[str]:
-        now = self._db.impl.now()
         groups: dict[tuple[Any, ...], list[Outcome]] = {}
         for outcome in outcomes:
             key = (outcome.status, outcome.result, outcome.error, outcome.retry_in, outcome.snoozed)
             groups.setdefault(key, []).append(outcome)
+        recorded = await self._db.impl.record_outcomes(self._db, list(groups.values()))
+        if recorded is not None:  # the dialect's own hot path (PostgreSQL)
+            return recorded
+        now = self._db.impl.now()
         accepted: set[str] = set()
         # The usual case, one kind of outcome, is one statement where the database returns the ids.
         single = len(groups) == 1 and len(outcomes) <= CLAIM_BATCH_SIZE and self._db.engine.dialect.update_returning
@@ -287,7 +291,20 @@ def transient(exc: BaseException) -> bool:
         if "max_allowed_packet" in str(cause.orig):
             return False
         return bool(cause.connection_invalidated) or isinstance(cause, (OperationalError, InterfaceError))
+    sqlstate = getattr(cause, "sqlstate", None)  # a server error through a driver used directly (asyncpg)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES) or sqlstate in _TRANSIENT_SQLSTATES
+    fastpath = sys.modules.get("dbjobq.storage.dialects.postgresql_fastpath")  # loaded: asyncpg's own errors
+    if fastpath is not None and isinstance(cause, fastpath.CONNECTION_ERRORS):
+        return True
     return cause is None or isinstance(cause, (OSError, asyncio.TimeoutError))
+
+
+#: SQLSTATE classes (and codes) worth trying again: a lost connection (08), a deadlock or serialization
+#: failure (40), too few resources (53), a lock not available (55P03), an operator's intervention or a
+#: statement timeout (57), a system error (58). Others (bad data, a value too large) are the outcome's own.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+_TRANSIENT_SQLSTATES = frozenset({"55P03"})
 
 
 def _describe(exc: BaseException, limit: int = 1000) -> str:

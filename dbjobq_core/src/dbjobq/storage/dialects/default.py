@@ -38,6 +38,7 @@ from ..schema import HELD_STATUSES, PENDING_SQL, jobs
 from ..urls import POOL_OPTIONS
 
 if TYPE_CHECKING:
+    from ...models import Outcome
     from ..database import Database
 
 #: Rows per INSERT when enqueueing in bulk (keeps statements under every driver's parameter limit).
@@ -176,6 +177,12 @@ class DefaultImpl:
         return None
 
     # -- the hot path -------------------------------------------------------------------------
+    async def record_outcomes(self, db: Database, groups: Sequence[Sequence[Outcome]]) -> set[str] | None:
+        """Record outcomes through a path of the dialect's own, each group one kind of outcome (the same
+        status, result, error, delay); the ids of the jobs that still held their claim. ``None`` here:
+        the caller builds the UPDATEs with SQLAlchemy."""
+        return None
+
     async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert new jobs (:func:`..records.job_insert_params`), one INSERT per :data:`INSERT_BATCH_SIZE` rows
         (fewer, if they are large, under the server's :meth:`packet_limit`).

@@ -27,6 +27,7 @@ from .clocks import POSTGRESQL_NOW_SQL as NOW_SQL
 from .default import Claim, DefaultImpl
 
 if TYPE_CHECKING:
+    from ...models import Outcome
     from .postgresql_fastpath import FastPath
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,19 @@ CLAIM_FILTERED_SQL = _CLAIM_TEMPLATE.format(
     "AND ($7::varchar[] IS NULL OR type = ANY($7::varchar[])) "
     "AND ($8::varchar[] IS NULL OR type <> ALL($8::varchar[]))"
 )
+#: Record one kind of outcome on the running jobs that still hold these claims (fencing): $1 their ids,
+#: $2 their claim tokens in the same order, $3 the status, $4 the result, $5 the error (NULL keeps the last
+#: one), $6 1 for a snooze (not an attempt) else 0, $7 a retry's delay in seconds (NULL: finished now).
+#: The rows are found through the primary key (= ANY), whatever the planner thinks of the table.
+OUTCOME_SQL = f"""
+UPDATE {jobs.name} SET status = $3, updated_at = {NOW_SQL}, lease_token = NULL, lease_expires_at = NULL,
+    result = $4, error = COALESCE($5, error), attempts = attempts - $6,
+    execute_at = CASE WHEN $7::float8 IS NULL THEN execute_at ELSE {NOW_SQL} + $7::float8 END,
+    finished_at = CASE WHEN $7::float8 IS NULL THEN {NOW_SQL} ELSE finished_at END
+WHERE id = ANY($1::varchar[]) AND status = 'running'
+    AND lease_token = ($2::varchar[])[array_position($1::varchar[], id)]
+RETURNING id
+"""
 #: Payload of the NOTIFY that tells workers a queue was paused or resumed (new jobs notify with '').
 QUEUES_PAYLOAD = "queues"
 #: Planner settings of the hot path's connections. With its statistics stale (a bulk enqueue into a table
@@ -161,6 +175,10 @@ class PostgresqlImpl(DefaultImpl):
     async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
         """``UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED)) RETURNING``, prepared, autocommitted."""
         return await self.fastpath(db.engine).claim(claim)
+
+    async def record_outcomes(self, db: Database, groups: Sequence[Sequence[Outcome]]) -> set[str] | None:
+        """:data:`OUTCOME_SQL`, prepared: one statement per kind of outcome, in one transaction for several."""
+        return await self.fastpath(db.engine).record_outcomes(groups)
 
     async def prepare_claim(self, conn: AsyncConnection) -> None:
         """:data:`CLAIM_SETTINGS` for this transaction only: a claim through SQLAlchemy (flow-limited

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from ...models import JobStatus, Outcome
 from ..database import wrap_driver_errors
 from ..records import complete_row
 from ..schema import jobs
@@ -32,6 +33,7 @@ from .postgresql import (
     COLUMNS,
     INSERT_SQL,
     NOW_QUERY,
+    OUTCOME_SQL,
     SET_LOCAL_CLAIM_SETTINGS,
 )
 
@@ -42,6 +44,8 @@ _ADAPTER_ONLY_ARGS = ("prepared_statement_cache_size", "prepared_statement_name_
 #: asyncpg's errors, wrapped like SQLAlchemy's: a server error, or a lost connection.
 SERVER_ERRORS = (asyncpg.PostgresError,)
 CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
+#: Outcomes per UPDATE (the ids and tokens travel as two arrays).
+OUTCOME_BATCH_SIZE = 1000
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
@@ -145,6 +149,25 @@ class FastPath:
                     await connection.execute(statement)
                 return list(await connection.fetch(sql, *args))
 
+    async def record_outcomes(self, groups: Sequence[Sequence[Outcome]]) -> set[str]:
+        """Record each group (one kind of outcome) with :data:`OUTCOME_SQL`; one statement autocommitted,
+        several in one transaction. The ids of the jobs that still held their claim."""
+        statements = [
+            (_outcome_args(group[0]), group[start : start + OUTCOME_BATCH_SIZE])
+            for group in groups
+            for start in range(0, len(group), OUTCOME_BATCH_SIZE)
+        ]
+        accepted: set[str] = set()
+        async with self._connection() as connection:
+            transaction = connection.transaction() if len(statements) > 1 else contextlib.nullcontext()
+            async with transaction:
+                for args, members in statements:
+                    ids = [outcome.job_id for outcome in members]
+                    tokens = [outcome.lease_token for outcome in members]
+                    rows = await connection.fetch(OUTCOME_SQL, ids, tokens, *args)
+                    accepted.update(row[0] for row in rows)
+        return accepted
+
     async def close(self) -> None:
         """Close the connections (waits for ones in use, then terminates stragglers)."""
         kept, self._kept = self._kept, None
@@ -157,3 +180,9 @@ class FastPath:
             except Exception:  # a timeout, or a connection already broken
                 logger.debug("Closing %r failed; terminating it", resource, exc_info=True)
                 resource.terminate()
+
+
+def _outcome_args(outcome: Outcome) -> tuple[Any, ...]:
+    """:data:`OUTCOME_SQL`'s $3 to $7 for one kind of outcome (see :func:`..records.outcome_values`)."""
+    retry_in = (outcome.retry_in or 0.0) if outcome.status is JobStatus.PENDING else None
+    return outcome.status.value, outcome.result, outcome.error, 1 if outcome.snoozed else 0, retry_in
