@@ -98,6 +98,34 @@ class JobQueue(JobViews, JobManagement, ScheduleManagement, QueueControls):
             meta=tracing.enqueue_meta(),  # the enqueue site's trace context, when OpenTelemetry is configured
         )
 
+    def _prepare_many(
+        self, func_or_name: JobRef, datas: list[Any], keys: list[str | None], options: EnqueueOptions
+    ) -> list[NewJob]:
+        """:meth:`prepare_job` for each item: the options are checked and resolved once (with the first
+        item); each job's own are its payload, concurrency key and unique key."""
+        if not datas:
+            return []
+        first = self.prepare_job(func_or_name, datas[0], **_with_key(options, keys[0]))
+        spec = registry.get_spec(first.type)
+        flow_key = spec.flow_key if spec is not None and spec.flow_controlled else None
+        shared_key = options.get("unique_key")
+        return [first] + [
+            NewJob(
+                type=first.type,
+                data=dumps_payload(data),
+                queue=first.queue,
+                priority=first.priority,
+                max_retries=first.max_retries,
+                execute_at=first.execute_at,
+                delay=first.delay,
+                unique_key=flow.check_unique_key(key if key is not None else shared_key),
+                depends_on=first.depends_on,
+                flow_key=flow_key(data or {}) if flow_key is not None else None,
+                meta=first.meta,
+            )
+            for data, key in zip(datas[1:], keys[1:], strict=True)
+        ]
+
     async def enqueue(
         self,
         func_or_name: JobRef,
@@ -148,10 +176,7 @@ class JobQueue(JobViews, JobManagement, ScheduleManagement, QueueControls):
         """
         datas = list(items)
         keys = flow.unique_keys_for(unique_keys, datas)
-        batch = [
-            self.prepare_job(func_or_name, data, **(options if key is None else {**options, "unique_key": key}))
-            for data, key in zip(datas, keys, strict=True)
-        ]
+        batch = self._prepare_many(func_or_name, datas, keys, options)
         ids = await self.storage.enqueue_many(batch, connection=connection)
         result = ids if isinstance(ids, EnqueuedIds) else EnqueuedIds(list(ids))
         added = [job_id for n, job_id in enumerate(result) if n not in result.duplicates]
@@ -201,6 +226,11 @@ class JobQueue(JobViews, JobManagement, ScheduleManagement, QueueControls):
             max_retries=schedule.max_retries,
         )
 
+
+
+def _with_key(options: EnqueueOptions, key: str | None) -> EnqueueOptions:
+    """``options`` with ``unique_key`` set to ``key`` (``None``: as given)."""
+    return options if key is None else {**options, "unique_key": key}
 
 
 def _check_options(options: Mapping[str, object]) -> None:
