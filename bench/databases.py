@@ -148,6 +148,21 @@ PENDING = {
 }
 
 
+async def _show(url: str, setting: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        return str(await conn.fetchval(f"SHOW {setting}"))
+    finally:
+        await conn.close()
+
+
+def pg_setting(url: str, setting: str) -> str:
+    """A PostgreSQL server setting (``SHOW``), e.g. whether autovacuum is on."""
+    return asyncio.run(_show(url, setting))
+
+
 def pg_footprint(url: str, tables: list[str]) -> dict[str, Any]:
     """Row versions and bytes the given tables hold (pg_stat_user_tables, pg_total_relation_size), indexes too."""
     return asyncio.run(_footprint(url, tables))

@@ -350,7 +350,9 @@ def w10(system: str, url: str, sizes: Sizes) -> dict[str, Any]:
     png = BENCH / ("w10-soak-quick.png" if quick else "w10-soak.png")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(series, fh)
-    label = f"{'QUICK RUN, ' if quick else ''}{sizes.w10_duration / 60:.1f} min"
+    autovacuum = databases.pg_setting(url, "autovacuum")
+    result["autovacuum"] = autovacuum
+    label = f"{'QUICK RUN, ' if quick else ''}{sizes.w10_duration / 60:.1f} min, autovacuum {autovacuum}"
     title = (f"W10 soak: DBJobQ on PostgreSQL, {sizes.w10_rate:.0f} jobs/s, retention {sizes.w10_retention:.0f} s "
              f"({label})")
     proc = subprocess.run([str(environments.ensure("plot")), "-m", "bench.plot", fh.name, str(png), title],
