@@ -213,3 +213,22 @@ def test_the_hot_paths_lost_connections_and_deadlocks_are_tried_again_bad_values
     assert transient(wrapped(asyncpg.ConnectionDoesNotExistError("connection was closed")))
     assert not transient(wrapped(asyncpg.StringDataRightTruncationError("value too long")))
     assert not transient(wrapped(asyncpg.CharacterNotInRepertoireError("invalid byte sequence")))
+
+
+async def test_purges_of_any_size_prepare_one_delete_statement(queue: JobQueue) -> None:
+    """Each IN-list length is a statement of its own, which asyncpg prepares and caches on every
+    connection: retention, deleting a different number of rows each pass, filled those caches."""
+    statements: set[str] = set()
+    engine = queue.storage.engine.sync_engine  # type: ignore[attr-defined]
+    capture = lambda *args: statements.add(args[2]) if args[2].lstrip().upper().startswith("DELETE") else None  # noqa: E731
+    for count in (3, 7, 12):
+        ids = await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(count)])
+        claimed = await queue.storage.claim_jobs(count, worker_id="w", lease_timeout=30)
+        outcomes = [Outcome(job.id, job.lease_token or "", JobStatus.COMPLETED) for job in claimed]
+        assert await queue.storage.record_outcomes(outcomes) == set(ids)
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            assert await queue.storage.purge(0, batch_size=5) == count
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+    assert len(statements) == 1, statements

@@ -11,10 +11,10 @@ the next pass, so no dependent waits for ever.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from ..models import JobStatus, Resolved
 from .database import Database
@@ -55,7 +55,8 @@ class DependenciesSQL:
             if not rows:
                 return True, 0, 0, 0, after
             waiting = {job_id: _ids(text) for job_id, text in rows}
-            statuses = await dependency_statuses(conn, {d for deps in waiting.values() for d in deps})
+            wanted = {d for deps in waiting.values() for d in deps}
+            statuses = await dependency_statuses(conn, wanted, ids_in=self._db.impl.ids_in)
             ready: list[str] = []
             broken: dict[str, str] = {}
             for job_id, deps in waiting.items():
@@ -69,7 +70,7 @@ class DependenciesSQL:
             if ready:
                 result = await conn.execute(
                     update(jobs)
-                    .where(jobs.c.id.in_(ready), jobs.c.status == _WAITING)
+                    .where(self._db.impl.ids_in(ready), jobs.c.status == _WAITING)
                     .values(status=JobStatus.PENDING.value, execute_at=now, updated_at=now)
                 )
                 promoted = result.rowcount
@@ -84,12 +85,15 @@ class DependenciesSQL:
         return len(rows) < _BATCH, promoted, failed, kept, rows[-1][0]
 
 
-async def dependency_statuses(conn: Any, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """(status, type) of each job of ``ids`` that exists."""
+async def dependency_statuses(
+    conn: Any, ids: Iterable[str], *, ids_in: Callable[[Sequence[str]], ColumnElement[bool]] = jobs.c.id.in_
+) -> dict[str, tuple[str, str]]:
+    """(status, type) of each job of ``ids`` that exists (``ids_in``: the dialect's id list, see
+    ``DefaultImpl.ids_in``)."""
     wanted = sorted(set(ids))
     found: dict[str, tuple[str, str]] = {}
     for start in range(0, len(wanted), 1000):
-        stmt = select(jobs.c.id, jobs.c.status, jobs.c.type).where(jobs.c.id.in_(wanted[start : start + 1000]))
+        stmt = select(jobs.c.id, jobs.c.status, jobs.c.type).where(ids_in(wanted[start : start + 1000]))
         for job_id, status, job_type in (await conn.execute(stmt)).all():
             found[job_id] = (status, job_type)
     return found

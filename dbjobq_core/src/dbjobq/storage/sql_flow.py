@@ -83,12 +83,13 @@ class FlowSQL:
                 return LimitedClaim([], None)
             for key, ids in _by_key([(job_id, key) for job_id, key, computed in chosen if computed]).items():
                 # Keys computed here (the job was enqueued where its type was not imported) are kept.
-                unkeyed = and_(jobs.c.id.in_(ids), jobs.c.flow_key.is_(None))
+                unkeyed = and_(self._db.impl.ids_in(ids), jobs.c.flow_key.is_(None))
                 await conn.execute(update(jobs).where(unkeyed).values(flow_key=key))
             values = records.claimed_values(worker_id, token, now, lease_timeout)
+            chosen_ids = self._db.impl.ids_in([job_id for job_id, _, _ in chosen])
             claim = (
                 update(jobs)
-                .where(jobs.c.id.in_([job_id for job_id, _, _ in chosen]), jobs.c.status == JobStatus.PENDING.value)
+                .where(chosen_ids, jobs.c.status == JobStatus.PENDING.value)
                 .values(attempts=jobs.c.attempts + 1, **values)
             )
             if conn.dialect.update_returning:

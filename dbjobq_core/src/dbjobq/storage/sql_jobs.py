@@ -283,7 +283,7 @@ class JobsSQL:
             async with self._db.transaction() as conn:
                 ids = (await conn.execute(victims)).scalars().all()
                 if ids:
-                    await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+                    await conn.execute(delete(jobs).where(self._db.impl.ids_in(ids)))
             total += len(ids)
             if on_progress is not None and ids:
                 on_progress(len(ids))

@@ -176,6 +176,10 @@ class DefaultImpl:
         """The most bytes one statement may carry on this server (``None``: no limit short of 1 GB values)."""
         return None
 
+    def ids_in(self, ids: Sequence[str]) -> ColumnElement[bool]:
+        """``dbjobq_jobs.id IN (ids)`` for a list that changes length from call to call."""
+        return jobs.c.id.in_(ids)
+
     # -- the hot path -------------------------------------------------------------------------
     async def record_outcomes(self, db: Database, groups: Sequence[Sequence[Outcome]]) -> set[str] | None:
         """Record outcomes through a path of the dialect's own, each group one kind of outcome (the same

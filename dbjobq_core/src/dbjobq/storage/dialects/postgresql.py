@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Double, literal_column, text
+from sqlalchemy import ColumnElement, Double, String, any_, bindparam, literal_column, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -175,6 +176,12 @@ class PostgresqlImpl(DefaultImpl):
     async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
         """``UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED)) RETURNING``, prepared, autocommitted."""
         return await self.fastpath(db.engine).claim(claim)
+
+    def ids_in(self, ids: Sequence[str]) -> ColumnElement[bool]:
+        """``id = ANY(:ids)``, one array parameter: the same statement whatever the list's length. (An IN
+        list is one statement per length, each prepared and cached by asyncpg on every connection: a
+        worker's retention, deleting a different number of rows each pass, filled those caches.)"""
+        return jobs.c.id == any_(bindparam(None, list(ids), type_=ARRAY(String)))
 
     async def record_outcomes(self, db: Database, groups: Sequence[Sequence[Outcome]]) -> set[str] | None:
         """:data:`OUTCOME_SQL`, prepared: one statement per kind of outcome, in one transaction for several."""
