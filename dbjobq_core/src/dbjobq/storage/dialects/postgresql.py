@@ -77,13 +77,16 @@ CLAIM_FILTERED_SQL = _CLAIM_TEMPLATE.format(
 #: Record one kind of outcome on the running jobs that still hold these claims (fencing): $1 their ids,
 #: $2 their claim tokens in the same order, $3 the status, $4 the result, $5 the error (NULL keeps the last
 #: one), $6 1 for a snooze (not an attempt) else 0, $7 a retry's delay in seconds (NULL: finished now).
-#: The rows are found through the primary key (= ANY), whatever the planner thinks of the table.
+#: The rows are found through the primary key, whatever the planner thinks of the table: the ids are the
+#: only condition an index can serve (the status test is written so that none matches it; with statistics
+#: of an empty table the planner otherwise walked a whole index holding the status), and the hot path's
+#: connections rule sequential scans out (:data:`CLAIM_SETTINGS`).
 OUTCOME_SQL = f"""
 UPDATE {jobs.name} SET status = $3, updated_at = {NOW_SQL}, lease_token = NULL, lease_expires_at = NULL,
     result = $4, error = COALESCE($5, error), attempts = attempts - $6,
     execute_at = CASE WHEN $7::float8 IS NULL THEN execute_at ELSE {NOW_SQL} + $7::float8 END,
     finished_at = CASE WHEN $7::float8 IS NULL THEN {NOW_SQL} ELSE finished_at END
-WHERE id = ANY($1::varchar[]) AND status = 'running'
+WHERE id = ANY($1::varchar[]) AND status || '' = 'running'
     AND lease_token = ($2::varchar[])[array_position($1::varchar[], id)]
 RETURNING id
 """
@@ -93,9 +96,11 @@ QUEUES_PAYLOAD = "queues"
 #: not analysed since: autovacuum off, or not yet run) the planner thinks few rows are pending and reads
 #: every pending row, through a bitmap scan or the queue index, to sort them for the LIMIT: 7 ms per
 #: claim at 20,000 pending, O(pending). Without sorts it walks the claim index in its order and stops at
-#: the LIMIT (about 1 ms at any depth). Nothing else these connections run sorts. Behind PgBouncer a
-#: session setting would leak to other clients: there the claim sets it for its own transaction.
-CLAIM_SETTINGS = {"enable_sort": "off"}
+#: the LIMIT (about 1 ms at any depth). Nothing else these connections run sorts. Without sequential
+#: scans an outcome's UPDATE finds its rows through the primary key however small the planner thinks the
+#: table is (nothing these connections run needs a scan of the table). Behind PgBouncer a session setting
+#: would leak to other clients: there the claim and the outcomes set them for their own transaction.
+CLAIM_SETTINGS = {"enable_sort": "off", "enable_seqscan": "off"}
 #: The statements that apply :data:`CLAIM_SETTINGS` to one transaction (behind PgBouncer, SQLAlchemy's claims).
 SET_LOCAL_CLAIM_SETTINGS = tuple(f"SET LOCAL {name} = {value}" for name, value in CLAIM_SETTINGS.items())
 NOW_QUERY = f"SELECT {NOW_SQL}"

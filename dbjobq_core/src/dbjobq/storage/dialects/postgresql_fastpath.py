@@ -160,8 +160,12 @@ class FastPath:
         ]
         accepted: set[str] = set()
         async with self._connection() as connection:
-            transaction = connection.transaction() if len(statements) > 1 else contextlib.nullcontext()
+            several = len(statements) > 1 or self._pgbouncer  # behind PgBouncer: the settings per transaction
+            transaction = connection.transaction() if several else contextlib.nullcontext()
             async with transaction:
+                if self._pgbouncer:
+                    for statement in SET_LOCAL_CLAIM_SETTINGS:
+                        await connection.execute(statement)
                 for args, members in statements:
                     ids = [outcome.job_id for outcome in members]
                     tokens = [outcome.lease_token for outcome in members]
