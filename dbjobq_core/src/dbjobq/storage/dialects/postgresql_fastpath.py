@@ -104,6 +104,20 @@ class FastPath:
                 finally:
                     await connection.close()
 
+    @contextlib.asynccontextmanager
+    async def _planned(self, connection: asyncpg.Connection, *, transaction: bool = False) -> AsyncIterator[None]:
+        """Statements run under :data:`CLAIM_SETTINGS` (set at connect), in a transaction if asked. Behind
+        PgBouncer, where a session setting would leak to other clients, always in a transaction that sets
+        them with ``SET LOCAL``."""
+        if not (transaction or self._pgbouncer):
+            yield
+            return
+        async with connection.transaction():
+            if self._pgbouncer:
+                for statement in SET_LOCAL_CLAIM_SETTINGS:
+                    await connection.execute(statement)
+            yield
+
     async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert new jobs (:func:`..records.job_insert_params`): one prepared INSERT stamped by the server's
         clock, or, for several, one COPY of rows stamped with the server's now read in its transaction."""
@@ -142,13 +156,8 @@ class FastPath:
         elif types is not None:
             sql = CLAIM_TYPES_SQL
             args.append(types)
-        async with self._connection() as connection:
-            if not self._pgbouncer:
-                return list(await connection.fetch(sql, *args))
-            async with connection.transaction():  # the settings for this transaction only
-                for statement in SET_LOCAL_CLAIM_SETTINGS:
-                    await connection.execute(statement)
-                return list(await connection.fetch(sql, *args))
+        async with self._connection() as connection, self._planned(connection):
+            return list(await connection.fetch(sql, *args))
 
     async def record_outcomes(self, groups: Sequence[Sequence[Outcome]]) -> set[str]:
         """Record each group (one kind of outcome) with :data:`OUTCOME_SQL`; one statement autocommitted,
@@ -159,18 +168,12 @@ class FastPath:
             for start in range(0, len(group), OUTCOME_BATCH_SIZE)
         ]
         accepted: set[str] = set()
-        async with self._connection() as connection:
-            several = len(statements) > 1 or self._pgbouncer  # behind PgBouncer: the settings per transaction
-            transaction = connection.transaction() if several else contextlib.nullcontext()
-            async with transaction:
-                if self._pgbouncer:
-                    for statement in SET_LOCAL_CLAIM_SETTINGS:
-                        await connection.execute(statement)
-                for args, members in statements:
-                    ids = [outcome.job_id for outcome in members]
-                    tokens = [outcome.lease_token for outcome in members]
-                    rows = await connection.fetch(OUTCOME_SQL, ids, tokens, *args)
-                    accepted.update(row[0] for row in rows)
+        async with self._connection() as connection, self._planned(connection, transaction=len(statements) > 1):
+            for args, members in statements:
+                ids = [outcome.job_id for outcome in members]
+                tokens = [outcome.lease_token for outcome in members]
+                rows = await connection.fetch(OUTCOME_SQL, ids, tokens, *args)
+                accepted.update(row[0] for row in rows)
         return accepted
 
     async def close(self) -> None:
