@@ -9,6 +9,7 @@ is enabled again) holds whoever acts.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import math
@@ -110,18 +111,11 @@ class JobQueue(JobViews, JobManagement, ScheduleManagement, QueueControls):
         flow_key = spec.flow_key if spec is not None and spec.flow_controlled else None
         shared_key = options.get("unique_key")
         return [first] + [
-            NewJob(
-                type=first.type,
+            dataclasses.replace(
+                first,
                 data=dumps_payload(data),
-                queue=first.queue,
-                priority=first.priority,
-                max_retries=first.max_retries,
-                execute_at=first.execute_at,
-                delay=first.delay,
                 unique_key=flow.check_unique_key(key if key is not None else shared_key),
-                depends_on=first.depends_on,
                 flow_key=flow_key(data or {}) if flow_key is not None else None,
-                meta=first.meta,
             )
             for data, key in zip(datas[1:], keys[1:], strict=True)
         ]
