@@ -86,7 +86,7 @@ class DependenciesSQL:
 
 
 async def dependency_statuses(
-    conn: Any, ids: Iterable[str], *, ids_in: Callable[[Sequence[str]], ColumnElement[bool]] = jobs.c.id.in_
+    conn: Any, ids: Iterable[str], *, ids_in: Callable[[Sequence[str]], ColumnElement[bool]]
 ) -> dict[str, tuple[str, str]]:
     """(status, type) of each job of ``ids`` that exists (``ids_in``: the dialect's id list, see
     ``DefaultImpl.ids_in``)."""
@@ -123,13 +123,15 @@ def _ids(text: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-async def settle_new(conn: Any, rows: Sequence[dict[str, Any]]) -> list[str]:
+async def settle_new(
+    conn: Any, rows: Sequence[dict[str, Any]], *, ids_in: Callable[[Sequence[str]], ColumnElement[bool]]
+) -> list[str]:
     """Give new rows with ``depends_on`` their first status from their dependencies' (read on ``conn``):
     pending if all completed, failed (with the error naming it) if one failed or was cancelled, else
     waiting. A dependency that does not exist is a ``ValueError``: ids must name stored jobs, so a job
     can only depend on older ones and no cycle can form. Returns the ids of the rows failed here."""
     wanted = {dep for row in rows for dep in _ids(row["depends_on"])}
-    statuses = await dependency_statuses(conn, wanted)
+    statuses = await dependency_statuses(conn, wanted, ids_in=ids_in)
     missing = sorted(wanted - set(statuses))
     if missing:
         raise ValueError(f"depends_on names jobs that do not exist: {', '.join(missing)}")

@@ -82,7 +82,7 @@ class JobsSQL:
         """Insert jobs some of which depend on others, on ``conn`` in its transaction: each dependent
         starts waiting, pending (every dependency completed already) or failed (one failed or was
         cancelled); an unknown id is a ``ValueError`` and nothing is written."""
-        failed = await sql_dependencies.settle_new(conn, rows)
+        failed = await sql_dependencies.settle_new(conn, rows, ids_in=self._db.impl.ids_in)
         if any(row["unique_key"] is not None for row in rows):
             ids = await unique_keys.insert_keyed(self._db.impl, conn, rows)
         else:
