@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from .dialects.default import DefaultImpl
 
 
+class LostConnectionError(errors.StorageError):
+    """A ``StorageError`` whose connection was lost or refused (see :func:`wrap_driver_errors`): what was
+    being written may succeed when tried again."""
+
+
 @contextlib.contextmanager
 def wrap_driver_errors(
     context: str = "Database error",
@@ -37,7 +42,7 @@ def wrap_driver_errors(
     except driver_errors as exc:
         raise errors.StorageError(f"{context}: {exc!r}") from exc
     except lost_connection as exc:
-        raise errors.StorageError(f"{context}: connection failed: {exc!r}") from exc
+        raise LostConnectionError(f"{context}: connection failed: {exc!r}") from exc
 
 
 class Database:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +16,7 @@ from .. import errors
 from ..models import Job, JobStatus, Outcome
 from ..serialization import dumps_payload
 from . import payloads, records
-from .database import Database
+from .database import Database, LostConnectionError
 from .dialects import Claim
 from .ids import new_token
 from .schema import RUNNING_SQL, jobs, workers
@@ -286,6 +285,8 @@ class ClaimsSQL:
 def transient(exc: BaseException) -> bool:
     """True if writing may succeed when tried again (a lost connection, a deadlock, a lock timeout), False if
     the database refused what was written (bad text, a value too large): only that fails a job."""
+    if isinstance(exc, LostConnectionError):  # a driver's lost connection, whichever the driver
+        return True
     cause = exc.__cause__ if isinstance(exc, errors.StorageError) else exc
     if isinstance(cause, DBAPIError):
         if "max_allowed_packet" in str(cause.orig):
@@ -294,9 +295,6 @@ def transient(exc: BaseException) -> bool:
     sqlstate = getattr(cause, "sqlstate", None)  # a server error through a driver used directly (asyncpg)
     if isinstance(sqlstate, str):
         return sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES) or sqlstate in _TRANSIENT_SQLSTATES
-    fastpath = sys.modules.get("dbjobq.storage.dialects.postgresql_fastpath")  # loaded: asyncpg's own errors
-    if fastpath is not None and isinstance(cause, fastpath.CONNECTION_ERRORS):
-        return True
     return cause is None or isinstance(cause, (OSError, asyncio.TimeoutError))
 
 
