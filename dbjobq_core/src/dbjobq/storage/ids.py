@@ -45,7 +45,8 @@ def new_job_id() -> str:
         | 0x2 << 62  # RFC 9562 variant
         | tail
     )
-    return str(uuid.UUID(int=value))
+    text = f"{value:032x}"  # the canonical 8-4-4-4-12 form, as str(uuid.UUID(int=value)) writes it
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _counter_start() -> int:

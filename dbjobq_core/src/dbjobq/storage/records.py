@@ -31,6 +31,17 @@ CLOCK_COLUMNS = ("created_at", "updated_at", "execute_at")
 def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
     """The ``dbjobq_jobs`` row for ``new`` enqueued at ``now``, or ``ValueError``/``TypeError`` naming
     the bad field. Adapters that insert with their own ORM (Django) build rows with this too."""
+    row = _checked_row(new)
+    row.update(
+        created_at=now,
+        updated_at=now,
+        execute_at=new.execute_at if new.execute_at is not None else now + (new.delay or 0.0),
+    )
+    return row
+
+
+def _checked_row(new: NewJob) -> dict[str, Any]:
+    """``new``'s row without :data:`CLOCK_COLUMNS`, validated (see :func:`new_job_row`)."""
     if not new.type or not isinstance(new.type, str):
         raise ValueError("The job type must be a non-empty string")
     if len(new.type) > 255:
@@ -57,9 +68,6 @@ def new_job_row(new: NewJob, now: float) -> dict[str, Any]:
         "max_retries": new.max_retries,
         "error": None,
         "result": None,
-        "created_at": now,
-        "updated_at": now,
-        "execute_at": new.execute_at if new.execute_at is not None else now + (new.delay or 0.0),
         "started_at": None,
         "finished_at": None,
         "worker_id": None,
@@ -76,9 +84,7 @@ def job_insert_params(new: NewJob) -> dict[str, Any]:
     """The values for inserting ``new`` when the database's clock stamps it: the row of
     :func:`new_job_row` without :data:`CLOCK_COLUMNS`, plus ``due_at`` (``execute_at`` if the caller
     chose one, else ``None``) and ``due_delay`` (seconds after the database's now, 0 for at once)."""
-    row = new_job_row(new, 0.0)
-    for name in CLOCK_COLUMNS:
-        del row[name]
+    row = _checked_row(new)
     row["due_at"] = new.execute_at
     row["due_delay"] = float(new.delay or 0.0)
     return row
