@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from dbjobq.storage.dialects.postgresql import CLAIM_SQL, SET_LOCAL_CLAIM_SETTINGS
+from dbjobq.storage.dialects.postgresql import CLAIM_SQL, SET_LOCAL_PLANNER_SETTINGS
 
 from .dbjobq_current import open_queue
 
@@ -101,7 +101,7 @@ async def explain(args: Any) -> dict[str, Any]:
             if storage.dialect == "postgresql":
                 transaction = raw.transaction()
                 await transaction.start()
-                for setting in SET_LOCAL_CLAIM_SETTINGS:
+                for setting in SET_LOCAL_PLANNER_SETTINGS:
                     await raw.execute(setting)
                 rows = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *parameters)
                 await transaction.rollback()

@@ -64,7 +64,7 @@ RETURNING {", ".join(COLUMNS)}
 #: or $5 the job types a worker registered; with several filters $5 queues, $6 paused queues to skip, $7
 #: job types to take, $8 flow-controlled job types to leave out (see ``sql_flow``), each NULL for none).
 #: The filters apply to the rows the claim index yields, in its order: the statement runs with
-#: :data:`CLAIM_SETTINGS`.
+#: :data:`PLANNER_SETTINGS`.
 CLAIM_SQL = _CLAIM_TEMPLATE.format(queue_filter="")
 CLAIM_QUEUES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND queue = ANY($5::varchar[])")
 CLAIM_TYPES_SQL = _CLAIM_TEMPLATE.format(queue_filter="AND type = ANY($5::varchar[])")
@@ -80,7 +80,7 @@ CLAIM_FILTERED_SQL = _CLAIM_TEMPLATE.format(
 #: The rows are found through the primary key, whatever the planner thinks of the table: the ids are the
 #: only condition an index can serve (the status test is written so that none matches it; with statistics
 #: of an empty table the planner otherwise walked a whole index holding the status), and the hot path's
-#: connections rule sequential scans out (:data:`CLAIM_SETTINGS`).
+#: connections rule sequential scans out (:data:`PLANNER_SETTINGS`).
 OUTCOME_SQL = f"""
 UPDATE {jobs.name} SET status = $3, updated_at = {NOW_SQL}, lease_token = NULL, lease_expires_at = NULL,
     result = $4, error = COALESCE($5, error), attempts = attempts - $6,
@@ -100,9 +100,9 @@ QUEUES_PAYLOAD = "queues"
 #: scans an outcome's UPDATE finds its rows through the primary key however small the planner thinks the
 #: table is (nothing these connections run needs a scan of the table). Behind PgBouncer a session setting
 #: would leak to other clients: there the claim and the outcomes set them for their own transaction.
-CLAIM_SETTINGS = {"enable_sort": "off", "enable_seqscan": "off"}
-#: The statements that apply :data:`CLAIM_SETTINGS` to one transaction (behind PgBouncer, SQLAlchemy's claims).
-SET_LOCAL_CLAIM_SETTINGS = tuple(f"SET LOCAL {name} = {value}" for name, value in CLAIM_SETTINGS.items())
+PLANNER_SETTINGS = {"enable_sort": "off", "enable_seqscan": "off"}
+#: The statements that apply :data:`PLANNER_SETTINGS` to one transaction (behind PgBouncer, SQLAlchemy's claims).
+SET_LOCAL_PLANNER_SETTINGS = tuple(f"SET LOCAL {name} = {value}" for name, value in PLANNER_SETTINGS.items())
 NOW_QUERY = f"SELECT {NOW_SQL}"
 
 
@@ -193,9 +193,9 @@ class PostgresqlImpl(DefaultImpl):
         return await self.fastpath(db.engine).record_outcomes(groups)
 
     async def prepare_claim(self, conn: AsyncConnection) -> None:
-        """:data:`CLAIM_SETTINGS` for this transaction only: a claim through SQLAlchemy (flow-limited
+        """:data:`PLANNER_SETTINGS` for this transaction only: a claim through SQLAlchemy (flow-limited
         types) walks the claim index in order too."""
-        for statement in SET_LOCAL_CLAIM_SETTINGS:
+        for statement in SET_LOCAL_PLANNER_SETTINGS:
             await conn.execute(text(statement))
 
     async def insert_unique(self, conn: Any, row: Mapping[str, Any]) -> bool:

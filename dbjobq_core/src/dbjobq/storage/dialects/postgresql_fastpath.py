@@ -27,14 +27,14 @@ from .postgresql import (
     BOUND,
     CLAIM_FILTERED_SQL,
     CLAIM_QUEUES_SQL,
-    CLAIM_SETTINGS,
     CLAIM_SQL,
     CLAIM_TYPES_SQL,
     COLUMNS,
     INSERT_SQL,
     NOW_QUERY,
     OUTCOME_SQL,
-    SET_LOCAL_CLAIM_SETTINGS,
+    PLANNER_SETTINGS,
+    SET_LOCAL_PLANNER_SETTINGS,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class FastPath:
         self._connect_kwargs = {k: v for k, v in connect_kwargs.items() if k not in _ADAPTER_ONLY_ARGS}
         if not pgbouncer:  # a server connection of our own: the claim's planner settings are set at connect
             settings = self._connect_kwargs.get("server_settings") or {}
-            self._connect_kwargs["server_settings"] = {**CLAIM_SETTINGS, **settings}
+            self._connect_kwargs["server_settings"] = {**PLANNER_SETTINGS, **settings}
         self._max_size = max(1, max_size)
         self._pooled = pooled
         self._pool: asyncpg.Pool | None = None
@@ -106,7 +106,7 @@ class FastPath:
 
     @contextlib.asynccontextmanager
     async def _planned(self, connection: asyncpg.Connection, *, transaction: bool = False) -> AsyncIterator[None]:
-        """Statements run under :data:`CLAIM_SETTINGS` (set at connect), in a transaction if asked. Behind
+        """Statements run under :data:`PLANNER_SETTINGS` (set at connect), in a transaction if asked. Behind
         PgBouncer, where a session setting would leak to other clients, always in a transaction that sets
         them with ``SET LOCAL``."""
         if not (transaction or self._pgbouncer):
@@ -114,7 +114,7 @@ class FastPath:
             return
         async with connection.transaction():
             if self._pgbouncer:
-                for statement in SET_LOCAL_CLAIM_SETTINGS:
+                for statement in SET_LOCAL_PLANNER_SETTINGS:
                     await connection.execute(statement)
             yield
 
