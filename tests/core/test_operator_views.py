@@ -88,7 +88,7 @@ async def test_operator_views_page_jobs_cuts_the_error(queue: JobQueue) -> None:
     storage = queue.storage
     assert isinstance(storage, SQLAlchemyStorage)
     job_id = await queue.enqueue("x.y")
-    await _set(storage, [job_id], status="failed", error="E" * 5000)
+    await _set(storage, [job_id], status="failed", error="E" * 5000, finished_at=time.time())
     [summary] = await queue.page_jobs("failed")
     assert summary.error is not None and 0 < len(summary.error) <= 300
     job = await queue.get_job(job_id)
@@ -217,3 +217,46 @@ async def test_operator_views_queue_stats_read_no_table_rows(storage: SQLAlchemy
                 r[0] for r in (await conn.exec_driver_sql("EXPLAIN " + statement, params)).all()  # type: ignore[arg-type]
             )
             assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.databases("postgresql", "sqlite")
+async def test_operator_views_finished_jobs_are_read_through_the_finished_index(storage: SQLAlchemyStorage) -> None:
+    # Schema version 7: the (status, finished_at) index holds finished rows only. Every read of finished
+    # jobs by status still reaches them through it (its condition implied), never by scanning the table.
+    queue = JobQueue(storage)
+    ids = await queue.enqueue_many("x.y", [{}] * 60)
+    now = time.time()
+    await _set(storage, ids[:40], status="completed", finished_at=now - 30)
+    await _set(storage, ids[40:50], status="failed", finished_at=now - 30, error="boom")
+    statements: list[tuple[str, object]] = []
+    from sqlalchemy import event
+
+    def capture(_c: object, _cur: object, statement: str, params: object, _ctx: object, _m: bool) -> None:
+        if "dbjobq_jobs" in statement and statement.lstrip().upper().startswith("SELECT"):  # DELETEs go by id
+            statements.append((statement, params))
+
+    event.listen(storage.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        assert await queue.count_jobs("failed") == 10
+        assert await queue.count_jobs(["completed", "failed"]) == 50
+        assert await queue.count_finished(within=3600) == 50
+        assert sum(c + f for _, c, f in await queue.throughput(minutes=3)) == 50
+        assert len(await queue.page_jobs("failed")) == 10
+        assert await queue.purge(older_than=10, dry_run=True) == 50
+    finally:
+        event.remove(storage.engine.sync_engine, "before_cursor_execute", capture)
+    assert len(statements) == 6
+    # On a table this small the planner may as well read the (queue, status, …) index; without it (in a
+    # transaction rolled back), the finished index must be usable, or only a scan of the table is left.
+    async with storage.engine.connect() as conn, conn.begin() as transaction:
+        await conn.execute(text(f"DROP INDEX {QUEUE_STATUS_INDEX.name}"))
+        if storage.dialect == "postgresql":
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))  # as on a big table
+        explain = "EXPLAIN " if storage.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
+        for statement, params in statements:
+            rows = (await conn.exec_driver_sql(explain + statement, params)).all()  # type: ignore[arg-type]
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert "ix_dbjobq_jobs_status_finished" in plan, f"{statement}\n{plan}"
+        await transaction.rollback()
+    assert await queue.purge(older_than=10) == 50  # its batches select as the dry run counts
+    assert await queue.count_jobs("pending") == 10  # the rest untouched

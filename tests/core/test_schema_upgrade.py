@@ -5,18 +5,30 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import Connection, inspect, select, text, update
 
 from dbjobq import JobQueue
 from dbjobq.storage import SQLAlchemyStorage
-from dbjobq.storage.schema import QUEUE_STATUS_INDEX, SCHEMA_VERSION, UNIQUE_KEY_INDEX, limits, meta, queues
+from dbjobq.storage.schema import (
+    FINISHED_INDEX,
+    QUEUE_STATUS_INDEX,
+    SCHEMA_VERSION,
+    UNIQUE_KEY_INDEX,
+    limits,
+    meta,
+    queues,
+)
 
 
 async def _make_version_1(storage: SQLAlchemyStorage) -> None:
     """Turn the fresh tables into what dbjobq 0.2.0 made: no queue index, no schedule tz/origin, no job
     meta, no queues table, no flow control (jobs' unique_key/flow_key/depends_on, their index,
-    dbjobq_limits), TEXT payload columns (64 KB on MySQL/MariaDB), no workers' job_types, version 1."""
+    dbjobq_limits), TEXT payload columns (64 KB on MySQL/MariaDB), no workers' job_types, a (status,
+    finished_at) index over every row, version 1."""
     async with storage.engine.begin() as conn:
+        if conn.dialect.name != "mysql":
+            await conn.execute(text(f"DROP INDEX {FINISHED_INDEX.name}"))
+            await conn.execute(text(f"CREATE INDEX {FINISHED_INDEX.name} ON dbjobq_jobs (status, finished_at)"))
         await conn.run_sync(QUEUE_STATUS_INDEX.drop)
         if conn.dialect.name == "mysql":
             await conn.execute(text("DROP INDEX ux_dbjobq_jobs_unique_key ON dbjobq_jobs"))
@@ -64,6 +76,8 @@ async def _state(url: object) -> tuple[str, set[str], set[str]]:
     async with SQLAlchemyStorage(url) as storage, storage.engine.connect() as conn:  # type: ignore[arg-type]
         version = (await conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))).scalar()
         indexes = await conn.run_sync(lambda c: {ix["name"] for ix in inspect(c).get_indexes("dbjobq_jobs")})
+        if conn.dialect.name != "mysql" and await conn.run_sync(_finished_index_is_partial):
+            indexes.add("finished index: partial")
         columns = await conn.run_sync(
             lambda c: {
                 col["name"]
@@ -78,6 +92,19 @@ async def _state(url: object) -> tuple[str, set[str], set[str]]:
             }
         )
     return str(version), indexes, columns
+
+
+def _finished_index_is_partial(conn: Connection) -> bool:
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    else:
+        sql = "SELECT sql FROM sqlite_master WHERE name = :name"
+    return "finished_at IS NOT NULL" in str(conn.execute(text(sql), {"name": FINISHED_INDEX.name}).scalar())
+
+
+def _upgraded_indexes(dialect: str) -> set[str]:
+    partial = {"finished index: partial"} if dialect != "mysql" else set()
+    return {QUEUE_STATUS_INDEX.name, UNIQUE_KEY_INDEX.name, FINISHED_INDEX.name} | partial
 
 
 FLOW_COLUMNS = {"unique_key", "flow_key", "depends_on", "table:dbjobq_limits"}
@@ -101,8 +128,8 @@ async def test_schema_upgrade_from_version_1(storage: SQLAlchemyStorage) -> None
         first = await JobQueue(upgraded).enqueue("x.report", unique_key="k")
         assert await JobQueue(upgraded).enqueue("x.report", unique_key="k") == first
     version, indexes, columns = await _state(storage.url)
-    assert version == str(SCHEMA_VERSION) == "6"
-    assert QUEUE_STATUS_INDEX.name in indexes and UNIQUE_KEY_INDEX.name in indexes
+    assert version == str(SCHEMA_VERSION) == "7"
+    assert _upgraded_indexes(storage.dialect) <= indexes
     assert {"tz", "origin", "meta", "table:dbjobq_queues"} | FLOW_COLUMNS <= columns
     assert "job_types" in columns and _upgraded_payloads(storage.dialect) <= columns
 
@@ -116,6 +143,6 @@ async def test_schema_upgrade_by_three_processes_at_once(storage: SQLAlchemyStor
         await asyncio.gather(*(racer.close() for racer in racers))
     version, indexes, columns = await _state(storage.url)
     assert version == str(SCHEMA_VERSION)
-    assert QUEUE_STATUS_INDEX.name in indexes and {"tz", "origin", "meta", "table:dbjobq_queues"} <= columns
-    assert UNIQUE_KEY_INDEX.name in indexes and columns >= FLOW_COLUMNS
+    assert _upgraded_indexes(storage.dialect) <= indexes and {"tz", "origin", "meta", "table:dbjobq_queues"} <= columns
+    assert columns >= FLOW_COLUMNS
     assert "job_types" in columns and _upgraded_payloads(storage.dialect) <= columns

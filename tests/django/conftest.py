@@ -49,5 +49,7 @@ def insert_job(alias: str, job_type: str = "testapp.add", **changes: Any) -> str
 
     row = new_job_row(NewJob(job_type, '{"a": 1, "b": 2}'), time.time())
     row.update(changes)
+    if row["status"] in ("completed", "failed", "cancelled") and row["finished_at"] is None:
+        row["finished_at"] = row["created_at"]  # a finished job always has its finish time
     Job(**row).save(using=alias, force_insert=True)
     return str(row["id"])

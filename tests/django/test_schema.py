@@ -235,3 +235,34 @@ def test_schema_version_6_from_either_side(dbjobq: str) -> None:
         call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
         asyncio.run(_initialize(url))
         assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
+
+
+@per_database(transaction=True)
+def test_schema_version_7_from_either_side(dbjobq: str) -> None:
+    # A project at schema version 6 (migration 0009): the (status, finished_at) index over every row. The
+    # core rebuilds it over finished rows only (PostgreSQL, SQLite) and `migrate` finds it done, or
+    # `migrate` rebuilds it and the core finds nothing to do: the same tables either way.
+    url = get_settings().engine_url()
+    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+    asyncio.run(_initialize(url))
+    migrated = asyncio.run(_snapshot(url))
+    partial = connections[dbjobq].vendor != "mysql"
+    assert _finished_index_where(migrated) == ("finished_at IS NOT NULL" if partial else None)
+    for core_first in (True, False):
+        call_command("migrate", "dbjobq", "0009", database=dbjobq, verbosity=0)
+        at_6 = asyncio.run(_snapshot(url))
+        assert at_6["meta_rows"] == [("schema_version", "6")]
+        assert _finished_index_where(at_6) is None
+        if core_first:
+            asyncio.run(_initialize(url))
+        call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
+        asyncio.run(_initialize(url))
+        assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
+
+
+def _finished_index_where(snapshot: dict[str, Any]) -> str | None:
+    """The condition of the (status, finished_at) index in a snapshot (``None``: over every row)."""
+    [index] = [ix for ix in snapshot["dbjobq_jobs"]["indexes"] if ix[0] == "ix_dbjobq_jobs_status_finished"]
+    options = dict(index[4])
+    where = options.get("postgresql_where") or options.get("sqlite_where")
+    return None if where is None else str(where).strip("()")

@@ -39,7 +39,7 @@ from .storage.records import (
     outcome_values,
     schedule_row,
 )
-from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL, unique_key_sql
+from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL, finished_index_sql, unique_key_sql
 from .storage.sql_dependencies import judge as judge_dependencies
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .testing import describe_miss
@@ -69,6 +69,7 @@ __all__ = [
     "describe_miss",
     "did_you_mean",
     "eager",
+    "finished_index_sql",
     "import_modules",
     "is_memory_sqlite",
     "is_secret_key",

@@ -8,7 +8,9 @@ changes. Version 1 -> 2 adds the (queue, status, execute_at) index; 2 -> 3 the s
 control: the jobs' ``unique_key``, ``flow_key`` and ``depends_on`` columns, the unique keys' index (over
 a generated column on MySQL) and the ``dbjobq_limits`` table.
 5 -> 6 makes the jobs' payload columns ``LONGTEXT`` on MySQL/MariaDB (a no-op elsewhere: ``TEXT``
-already holds 1 GB) and adds the workers' ``job_types``.
+already holds 1 GB) and adds the workers' ``job_types``. 6 -> 7 rebuilds the (status, finished_at) index
+over finished rows only on PostgreSQL and SQLite (a no-op on MySQL/MariaDB); building it reads the table
+once and holds off writes to it meanwhile (seconds per million rows).
 
 ``dbjobq migrate`` runs the same upgrade (``initialize()``) and prints the version before and after.
 """
@@ -24,6 +26,8 @@ from .schema import (
     QUEUE_STATUS_INDEX,
     SCHEMA_VERSION,
     create_unique_key_index,
+    finished_index_is_partial,
+    finished_index_sql,
     jobs,
     limits,
     meta,
@@ -83,6 +87,13 @@ def _widen_payloads_and_add_worker_types(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {workers.name} ADD COLUMN job_types {kind}"))
 
 
+def _finished_index_over_finished_rows(conn: Connection) -> None:
+    statements = finished_index_sql(conn.dialect.name)
+    if statements and not finished_index_is_partial(conn):
+        for statement in statements:
+            conn.execute(text(statement))
+
+
 #: The step that brings a database to each version.
 STEPS: dict[int, Callable[[Connection], None]] = {
     2: _add_queue_status_index,
@@ -90,6 +101,7 @@ STEPS: dict[int, Callable[[Connection], None]] = {
     4: _add_meta_and_queues,
     5: _add_flow_control,
     6: _widen_payloads_and_add_worker_types,
+    7: _finished_index_over_finished_rows,
 }
 
 
