@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -29,30 +29,24 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class _Waiter(asyncio.Future[T]):
-    """The caller's side of a call, resolved on its loop in a batch. Cancelling it (a timeout, a
-    revocation) gives up on the call (no done callback per call: most calls are never cancelled)."""
+class _Work(asyncio.Future[Any]):
+    """One call of :meth:`JobThreads.run`: the caller's future, resolved on its loop in a batch, and where
+    the call stands (``state`` and ``abandoned_at`` change under ``JobThreads._lock``). Cancelling it (a
+    timeout, a revocation) gives up on the call; no done callback per call, most are never cancelled."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, call: Callable[[], Any], threads: JobThreads) -> None:
         super().__init__(loop=loop)
-        self._on_cancel = on_cancel
+        self.call = call
+        self.state = "queued"  # then "running" and "ended", or "cancelled" before it started
+        self.abandoned_at: float | None = None  # when the caller gave up on it while it ran
+        self.started_at = time.monotonic()
+        self._threads = threads
 
     def cancel(self, msg: Any = None) -> bool:
         cancelled = super().cancel(msg)
         if cancelled:
-            self._on_cancel()
+            self._threads._give_up(self)
         return cancelled
-
-
-@dataclass
-class _Work:
-    """One call and where it stands; ``state`` and ``abandoned_at`` change under ``JobThreads._lock``."""
-
-    call: Callable[[], Any]
-    waiter: asyncio.Future[Any] | None = None
-    state: str = "queued"  # then "running" and "ended", or "cancelled" before it started
-    abandoned_at: float | None = None  # when the caller gave up on it while it ran
-    started_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -97,11 +91,9 @@ class JobThreads:
             with self._lock:  # a new loop (the worker runs again): results for the old one have no reader
                 self._delivery_loop = loop
                 self._finished.clear()
-        work = _Work(call)
-        waiter: _Waiter[T] = _Waiter(loop, lambda: self._give_up(work))
-        work.waiter = waiter
+        work = _Work(loop, call, self)
         self._start(work)
-        return waiter
+        return work
 
     def _give_up(self, work: _Work) -> None:
         """The caller gave up: a call not started never starts; a running one is abandoned."""
@@ -156,31 +148,25 @@ class JobThreads:
                 extra={"action": "threads_abandoned", "threads": [t.thread for t in abandoned]},
             )
 
-    def _finish(self, work: _Work, result: Any, exc: BaseException | None) -> None:
-        """Queue a run() call's result for the loop; wake the loop only if nothing was queued yet."""
-        with self._lock:
-            first = not self._finished
-            self._finished.append((work, result, exc))
-            loop = self._delivery_loop
-        if first and loop is not None:
-            try:
-                loop.call_soon_threadsafe(self._deliver)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                with self._lock:
-                    self._finished.clear()
+    def _wake(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Ask the loop to deliver the results queued since its last delivery (one wake-up for them all)."""
+        try:
+            loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            with self._lock:
+                self._finished.clear()
 
     def _deliver(self) -> None:
         """On the loop: resolve every waiter whose call ended since the last delivery."""
         with self._lock:
             finished, self._finished = self._finished, []
         for work, result, exc in finished:
-            waiter = work.waiter
-            if waiter is None or waiter.done():  # given up on (cancelled) meanwhile
+            if work.done():  # given up on (cancelled) meanwhile
                 continue
             if exc is None:
-                waiter.set_result(result)
+                work.set_result(result)
             else:
-                waiter.set_exception(exc)
+                work.set_exception(exc)
 
     def _serve(self) -> None:
         me = threading.current_thread()
@@ -195,19 +181,25 @@ class JobThreads:
                 work.state = "running"
                 self._busy[me] = work
             work.started_at = time.monotonic()
+            result: Any = None
+            error: BaseException | None = None
             try:
                 result = work.call()
             except BaseException as exc:  # a job's SystemExit belongs to its caller, not this thread
-                self._finish(work, None, exc)
-            else:
-                self._finish(work, result, None)
-                del result
+                error = exc
+            # One locked section: the result queued for the loop, this thread idle again.
             with self._lock:
+                wake = not self._finished
+                self._finished.append((work, result, error))
+                loop = self._delivery_loop
                 work.state = "ended"
                 del self._busy[me]
                 self._idle += 1
                 if work.abandoned_at is not None:
                     self._abandoned -= 1
+            del result, error
+            if wake and loop is not None:
+                self._wake(loop)
             if work.abandoned_at is not None:
                 logger.warning(
                     "Abandoned job thread %s returned after %.1fs",
