@@ -92,7 +92,7 @@ class JobsSQL:
             ids = EnqueuedIds([row["id"] for row in rows])
         if failed:  # finished when enqueued, by the database's clock
             now = self._db.impl.now()
-            await conn.execute(update(jobs).where(jobs.c.id.in_(failed)).values(finished_at=now, updated_at=now))
+            await conn.execute(update(jobs).where(self._db.impl.ids_in(failed)).values(finished_at=now, updated_at=now))
         return ids
 
     # -- reading ------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ class JobsSQL:
             async with self._db.transaction() as conn:
                 ids = list((await conn.execute(select(jobs.c.id).where(*filters).limit(batch_size))).scalars().all())
                 if ids:
-                    stmt = update(jobs).where(jobs.c.id.in_(ids), *filters).values(**values(self._db.impl.now()))
+                    stmt = update(jobs).where(self._db.impl.ids_in(ids), *filters).values(**values(self._db.impl.now()))
                     total += (await conn.execute(stmt)).rowcount
             if len(ids) < batch_size:
                 return total
