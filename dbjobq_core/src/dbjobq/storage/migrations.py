@@ -26,7 +26,6 @@ from .schema import (
     QUEUE_STATUS_INDEX,
     SCHEMA_VERSION,
     create_unique_key_index,
-    finished_index_is_partial,
     finished_index_sql,
     jobs,
     limits,
@@ -88,10 +87,8 @@ def _widen_payloads_and_add_worker_types(conn: Connection) -> None:
 
 
 def _finished_index_over_finished_rows(conn: Connection) -> None:
-    statements = finished_index_sql(conn.dialect.name)
-    if statements and not finished_index_is_partial(conn):
-        for statement in statements:
-            conn.execute(text(statement))
+    for statement in finished_index_sql(conn.dialect.name, lambda sql: conn.execute(text(sql)).scalar()):
+        conn.execute(text(statement))
 
 
 #: The step that brings a database to each version.

@@ -168,10 +168,18 @@ def unique_key_sql(vendor: str) -> list[str]:
     return [str(CreateIndex(UNIQUE_KEY_INDEX).compile(dialect=dialect))]
 
 
-def finished_index_sql(vendor: str) -> list[str]:
+def finished_index_sql(vendor: str, scalar: Callable[[str], object]) -> list[str]:
     """The statements that rebuild the finished jobs' index over finished rows only on a database of
-    ``vendor`` (the upgrade to schema version 7; none on MySQL/MariaDB). The Django migration runs them too."""
+    ``vendor`` (the upgrade to schema version 7): none on MySQL/MariaDB (no partial indexes) or where
+    it is built so already. ``scalar(sql)`` runs a query and returns its first value (``None`` for no
+    row): the core's upgrade and the Django migration each pass their own connection's."""
     if vendor in ("mysql", "mariadb"):
+        return []
+    if vendor == "postgresql":
+        query = "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = "
+    else:
+        query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = "
+    if FINISHED_ONLY in str(scalar(f"{query}'{FINISHED_INDEX.name}'") or ""):
         return []
     from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.schema import CreateIndex
@@ -179,16 +187,6 @@ def finished_index_sql(vendor: str) -> list[str]:
     dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
     create = str(CreateIndex(FINISHED_INDEX, if_not_exists=True).compile(dialect=dialect))
     return [f"DROP INDEX IF EXISTS {FINISHED_INDEX.name}", create]
-
-
-def finished_index_is_partial(conn: Connection) -> bool:
-    """Whether the finished jobs' index is built over finished rows only (PostgreSQL, SQLite)."""
-    if conn.dialect.name == "postgresql":
-        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = :name AND schemaname = current_schema()"
-    else:
-        sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
-    definition = conn.execute(text(sql), {"name": FINISHED_INDEX.name}).scalar()
-    return definition is not None and FINISHED_ONLY in definition
 
 
 def create_unique_key_index(conn: Connection) -> None:

@@ -7,6 +7,7 @@ first already has it: the rebuild runs only where the index is not partial, and 
 moves to 7 either way. Building it reads the table once and holds off writes to it meanwhile.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import migrations
@@ -17,17 +18,16 @@ SCHEMA_VERSION = 7
 INDEX_NAME = "ix_dbjobq_jobs_status_finished"
 
 
-def _definition(schema_editor: Any) -> str | None:
-    """The index's definition as the database keeps it (``None`` if it is missing)."""
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = %s AND schemaname = current_schema()"
-    else:
-        sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s"
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(sql, [INDEX_NAME])
-        row = cursor.fetchone()
-    return None if row is None else str(row[0])
+def _scalar(schema_editor: Any) -> Callable[[str], object]:
+    """A function running a query on the migration's connection, returning its first value (``None``: no row)."""
+
+    def scalar(sql: str) -> object:
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(sql)
+            row = cursor.fetchone()
+        return None if row is None else row[0]
+
+    return scalar
 
 
 def _set_version(apps: Any, schema_editor: Any, version: int) -> None:
@@ -38,15 +38,13 @@ def _set_version(apps: Any, schema_editor: Any, version: int) -> None:
 
 
 def forwards(apps: Any, schema_editor: Any) -> None:
-    statements = finished_index_sql(schema_editor.connection.vendor)
-    if statements and " WHERE " not in (_definition(schema_editor) or "").upper():
-        for statement in statements:
-            schema_editor.execute(statement)
+    for statement in finished_index_sql(schema_editor.connection.vendor, _scalar(schema_editor)):
+        schema_editor.execute(statement)
     _set_version(apps, schema_editor, SCHEMA_VERSION)
 
 
 def backwards(apps: Any, schema_editor: Any) -> None:
-    if finished_index_sql(schema_editor.connection.vendor):
+    if schema_editor.connection.vendor != "mysql":
         table = apps.get_model("dbjobq", "Job")._meta.db_table
         schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX_NAME}")
         schema_editor.execute(f"CREATE INDEX {INDEX_NAME} ON {table} (status, finished_at)")
