@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,93 +171,70 @@ def test_schema_fake_initial_adopts_tables_made_by_the_core(dbjobq: str) -> None
     assert {("dbjobq", "0001_initial"), ("dbjobq", "0002_schema_version")} <= set(applied)
 
 
-@per_database(transaction=True)
-def test_schema_version_3_from_either_side(dbjobq: str) -> None:
-    # A project at schema version 2 (migration 0004): a worker's initialize() upgrades the tables first,
-    # then `migrate` finds the columns there; or `migrate` upgrades them, and the core finds nothing to do.
+def _from_either_side(dbjobq: str, migration: str, version: int, check_older: Callable[[Any], None]) -> Any:
+    """Upgrade a project at schema ``version`` (Django migration ``migration``) both ways: the core first (a
+    worker's initialize(), `dbjobq migrate`) and `migrate` finds it done, or `migrate` first and the core
+    finds nothing to do. Either way the tables are those a full `migrate` makes, which are returned;
+    ``check_older`` checks them at the older version."""
     url = get_settings().engine_url()
     call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
     asyncio.run(_initialize(url))  # the version row, which earlier tests' flushes may have emptied
     migrated = asyncio.run(_snapshot(url))
     for core_first in (True, False):
-        call_command("migrate", "dbjobq", "0004", database=dbjobq, verbosity=0)
-        at_2 = asyncio.run(_snapshot(url))
-        assert at_2["meta_rows"] == [("schema_version", "2")]
-        assert "tz" not in {column[0] for column in at_2["dbjobq_schedules"]["columns"]}
+        call_command("migrate", "dbjobq", migration, database=dbjobq, verbosity=0)
+        older = asyncio.run(_snapshot(url))
+        assert older["meta_rows"] == [("schema_version", str(version))]
+        check_older(older)
         if core_first:
             asyncio.run(_initialize(url))
         call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
         asyncio.run(_initialize(url))
         assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
+    return migrated
+
+
+@per_database(transaction=True)
+def test_schema_version_3_from_either_side(dbjobq: str) -> None:
+    # A project at schema version 2 (migration 0004): without the schedules' tz and origin columns.
+    def at_2(tables: Any) -> None:
+        assert "tz" not in {column[0] for column in tables["dbjobq_schedules"]["columns"]}
+
+    _from_either_side(dbjobq, "0004", 2, at_2)
 
 
 @per_database(transaction=True)
 def test_schema_version_4_from_either_side(dbjobq: str) -> None:
-    # A project at schema version 3 (migration 0005): the core adds the jobs' meta column and the queues
-    # table first and `migrate` finds them there, or `migrate` adds them and the core finds nothing to do.
-    url = get_settings().engine_url()
-    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
-    asyncio.run(_initialize(url))
-    migrated = asyncio.run(_snapshot(url))
-    for core_first in (True, False):
-        call_command("migrate", "dbjobq", "0005", database=dbjobq, verbosity=0)
-        at_3 = asyncio.run(_snapshot(url))
-        assert at_3["meta_rows"] == [("schema_version", "3")]
-        assert "meta" not in {column[0] for column in at_3["dbjobq_jobs"]["columns"]}
-        assert "dbjobq_queues" not in at_3
-        if core_first:
-            asyncio.run(_initialize(url))
-        call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
-        asyncio.run(_initialize(url))
-        assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
+    # A project at schema version 3 (migration 0005): without the jobs' meta column and the queues table.
+    def at_3(tables: Any) -> None:
+        assert "meta" not in {column[0] for column in tables["dbjobq_jobs"]["columns"]}
+        assert "dbjobq_queues" not in tables
+
+    _from_either_side(dbjobq, "0005", 3, at_3)
 
 
 @per_database(transaction=True)
 def test_schema_version_6_from_either_side(dbjobq: str) -> None:
     # A project at schema version 5 (migration 0007): TEXT payload columns on MySQL, no workers' job_types.
-    # The core upgrades first (a worker's initialize(), `dbjobq migrate`) and `migrate` finds it done,
-    # or `migrate` upgrades and the core finds nothing to do: the same tables either way.
-    url = get_settings().engine_url()
-    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
-    asyncio.run(_initialize(url))
-    migrated = asyncio.run(_snapshot(url))
+    def at_5(tables: Any) -> None:
+        assert "job_types" not in {column[0] for column in tables["dbjobq_workers"]["columns"]}
+        assert {c[1] for c in tables["dbjobq_jobs"]["columns"] if c[0] in ("data", "error", "result")} == {"TEXT"}
+
+    migrated = _from_either_side(dbjobq, "0007", 5, at_5)
     payload_types = {c[0]: c[1] for c in migrated["dbjobq_jobs"]["columns"] if c[0] in ("data", "error", "result")}
     long = "LONGTEXT" if connections[dbjobq].vendor == "mysql" else "TEXT"
     assert payload_types == {"data": long, "error": long, "result": long}
-    for core_first in (True, False):
-        call_command("migrate", "dbjobq", "0007", database=dbjobq, verbosity=0)
-        at_5 = asyncio.run(_snapshot(url))
-        assert at_5["meta_rows"] == [("schema_version", "5")]
-        assert "job_types" not in {column[0] for column in at_5["dbjobq_workers"]["columns"]}
-        assert {c[1] for c in at_5["dbjobq_jobs"]["columns"] if c[0] in ("data", "error", "result")} == {"TEXT"}
-        if core_first:
-            asyncio.run(_initialize(url))
-        call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
-        asyncio.run(_initialize(url))
-        assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
 
 
 @per_database(transaction=True)
 def test_schema_version_7_from_either_side(dbjobq: str) -> None:
-    # A project at schema version 6 (migration 0009): the (status, finished_at) index over every row. The
-    # core rebuilds it over finished rows only (PostgreSQL, SQLite) and `migrate` finds it done, or
-    # `migrate` rebuilds it and the core finds nothing to do: the same tables either way.
-    url = get_settings().engine_url()
-    call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
-    asyncio.run(_initialize(url))
-    migrated = asyncio.run(_snapshot(url))
+    # A project at schema version 6 (migration 0009): the (status, finished_at) index over every row; at
+    # version 7 over finished rows only on PostgreSQL and SQLite.
+    def at_6(tables: Any) -> None:
+        assert _finished_index_where(tables) is None
+
+    migrated = _from_either_side(dbjobq, "0009", 6, at_6)
     partial = connections[dbjobq].vendor != "mysql"
     assert _finished_index_where(migrated) == ("finished_at IS NOT NULL" if partial else None)
-    for core_first in (True, False):
-        call_command("migrate", "dbjobq", "0009", database=dbjobq, verbosity=0)
-        at_6 = asyncio.run(_snapshot(url))
-        assert at_6["meta_rows"] == [("schema_version", "6")]
-        assert _finished_index_where(at_6) is None
-        if core_first:
-            asyncio.run(_initialize(url))
-        call_command("migrate", "dbjobq", database=dbjobq, verbosity=0)
-        asyncio.run(_initialize(url))
-        assert asyncio.run(_snapshot(url)) == migrated, f"core first: {core_first}"
 
 
 def _finished_index_where(snapshot: dict[str, Any]) -> str | None:
