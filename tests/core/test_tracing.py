@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from dbjobq import JobQueue, Worker
+from dbjobq import JobQueue, Worker, tracing
 from tests.core import jobs
 from tests.tracing import traceparent_of
 
@@ -57,3 +59,16 @@ async def test_tracing_job_spans_nest_in_the_run(queue: JobQueue, spans: InMemor
     run, child = finished["tests.core.jobs.traced_child"], finished["inside the job"]
     assert run.parent is None and child.parent is not None and child.parent.span_id == run.context.span_id
     assert (await queue.get_job(job_id)) is not None
+
+
+def test_tracing_provider_named_by_the_environment_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no provider set in code, ``OTEL_PYTHON_TRACER_PROVIDER`` (read once) sends ``enabled()`` to
+    opentelemetry's ``get_tracer_provider()``, which loads the provider it names; without it, no provider."""
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(tracing, "_trace", None)  # read the environment again
+    monkeypatch.delenv("OTEL_PYTHON_TRACER_PROVIDER", raising=False)
+    assert not tracing.enabled()
+    monkeypatch.setattr(tracing, "_trace", None)
+    monkeypatch.setenv("OTEL_PYTHON_TRACER_PROVIDER", "sdk_tracer_provider")
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: TracerProvider())  # what loading it would return
+    assert tracing.enabled()

@@ -154,7 +154,8 @@ class JobQueue(JobViews, JobManagement, ScheduleManagement, QueueControls):
         job_id = ids[0]
         if getattr(ids, "duplicates", None):
             return job_id  # the key's holder: nothing was added, nobody to wake
-        logger.debug("Enqueued %s as %s", new.type, job_id, extra={"action": "enqueue", "job_id": job_id})
+        if logger.isEnabledFor(logging.DEBUG):  # the hot path: no record for a line nobody reads
+            logger.debug("Enqueued %s as %s", new.type, job_id, extra={"action": "enqueue", "job_id": job_id})
         if connection is None:
             await self._after_enqueue([job_id])
         return job_id

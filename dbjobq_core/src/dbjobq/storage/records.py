@@ -174,7 +174,12 @@ def worker_row(worker_id: str, queues: Sequence[str] | None, concurrency: int, n
 # -- records from rows (decoded field by field) ---------------------------------------------------
 def to_datetime(epoch: float | None) -> datetime | None:
     """Epoch seconds as an aware UTC datetime."""
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
+    # Positional, not tz=…: a keyword argument costs this C call half its time (six per decoded job).
+    return None if epoch is None else _fromtimestamp(epoch, _UTC)
+
+
+_fromtimestamp = datetime.fromtimestamp
+_UTC = timezone.utc
 
 
 def decode_job(row: Mapping[Any, Any]) -> tuple[Job, str | None]:

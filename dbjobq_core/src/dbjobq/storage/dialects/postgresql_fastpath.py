@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -48,6 +49,8 @@ CONNECTION_ERRORS = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 _CREATED_AT, _UPDATED_AT, _EXECUTE_AT = (COLUMNS.index(name) for name in CLOCK_COLUMNS)
 #: Outcomes per UPDATE (the ids and tokens travel as two arrays).
 OUTCOME_BATCH_SIZE = 1000
+#: A row's INSERT_SQL arguments, in order: the bound columns, then the due time and the delay.
+_insert_args = operator.itemgetter(*BOUND, "due_at", "due_delay")
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
@@ -123,12 +126,11 @@ class FastPath:
         clock, or, for several, one COPY of rows stamped with the server's now read in its transaction."""
         async with self._connection() as connection:
             if len(rows) == 1:
-                row = rows[0]
-                await connection.execute(INSERT_SQL, *(row[name] for name in BOUND), row["due_at"], row["due_delay"])
+                await connection.execute(INSERT_SQL, *_insert_args(rows[0]))
                 return
             async with connection.transaction():
                 if self._pgbouncer:  # COPY would prepare a named statement
-                    args = [(*(row[name] for name in BOUND), row["due_at"], row["due_delay"]) for row in rows]
+                    args = [_insert_args(row) for row in rows]
                     await connection.executemany(INSERT_SQL, args)
                     return
                 # COPY fires the statement-level NOTIFY trigger like an INSERT does. It takes values only,
