@@ -161,3 +161,38 @@ async def test_flow_dependencies_cost_nothing_per_batch_while_no_job_waits(queue
     assert worker.stats.completed == 60 and calls["record_outcomes"] >= 40  # a batch of outcomes per job...
     # ...and a look at the first batch, one per second after it, and the burst's end check
     assert calls["resolve_waiting"] <= 3 + elapsed, (calls, elapsed)
+
+
+@pytest.mark.databases("postgresql", "sqlite")
+async def test_flow_dependencies_waiting_jobs_are_read_through_their_index(storage: Any) -> None:
+    # Schema version 8: the workers' pages of waiting jobs (after outcomes, and in maintenance) read the
+    # index over waiting rows only, never the whole table, however many finished jobs it holds.
+    from sqlalchemy import event, text
+
+    queue = JobQueue(storage)
+    first = await queue.enqueue(jobs.add, {"a": 1, "b": 1})
+    await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(50)])
+    await queue.enqueue(jobs.add, {"a": 2, "b": 2}, depends_on=[first])
+    pages: list[tuple[str, Any]] = []
+
+    def capture(_c: object, _cur: object, statement: str, params: object, _ctx: object, _m: bool) -> None:
+        if "depends_on" in statement and statement.lstrip().upper().startswith("SELECT"):
+            pages.append((statement, params))
+
+    event.listen(storage.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        resolved = await storage.resolve_waiting()
+    finally:
+        event.remove(storage.engine.sync_engine, "before_cursor_execute", capture)
+    assert (resolved.promoted, resolved.waiting) == (0, 1) and len(pages) == 1
+    explain = "EXPLAIN " if storage.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
+    async with storage.engine.connect() as conn, conn.begin() as transaction:
+        if storage.dialect == "postgresql":  # as on a big table: neither a scan of it nor of the primary key
+            await conn.execute(text("ALTER TABLE dbjobq_jobs DROP CONSTRAINT dbjobq_jobs_pkey"))
+            await conn.execute(text("ANALYZE dbjobq_jobs"))
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        [(statement, params)] = pages
+        rows = (await conn.exec_driver_sql(explain + statement, params)).all()
+        plan = "\n".join(str(row[-1]) for row in rows)
+        assert "ix_dbjobq_jobs_waiting" in plan, f"{statement}\n{plan}"
+        await transaction.rollback()

@@ -14,6 +14,7 @@ from dbjobq.storage.schema import (
     QUEUE_STATUS_INDEX,
     SCHEMA_VERSION,
     UNIQUE_KEY_INDEX,
+    WAITING_INDEX,
     limits,
     meta,
     queues,
@@ -24,11 +25,12 @@ async def _make_version_1(storage: SQLAlchemyStorage) -> None:
     """Turn the fresh tables into what dbjobq 0.2.0 made: no queue index, no schedule tz/origin, no job
     meta, no queues table, no flow control (jobs' unique_key/flow_key/depends_on, their index,
     dbjobq_limits), TEXT payload columns (64 KB on MySQL/MariaDB), no workers' job_types, a (status,
-    finished_at) index over every row, version 1."""
+    finished_at) index over every row, no waiting jobs' index, version 1."""
     async with storage.engine.begin() as conn:
         if conn.dialect.name != "mysql":
             await conn.execute(text(f"DROP INDEX {FINISHED_INDEX.name}"))
             await conn.execute(text(f"CREATE INDEX {FINISHED_INDEX.name} ON dbjobq_jobs (status, finished_at)"))
+            await conn.run_sync(WAITING_INDEX.drop)
         await conn.run_sync(QUEUE_STATUS_INDEX.drop)
         if conn.dialect.name == "mysql":
             await conn.execute(text("DROP INDEX ux_dbjobq_jobs_unique_key ON dbjobq_jobs"))
@@ -103,7 +105,7 @@ def _finished_index_is_partial(conn: Connection) -> bool:
 
 
 def _upgraded_indexes(dialect: str) -> set[str]:
-    partial = {"finished index: partial"} if dialect != "mysql" else set()
+    partial = {"finished index: partial", WAITING_INDEX.name} if dialect != "mysql" else set()
     return {QUEUE_STATUS_INDEX.name, UNIQUE_KEY_INDEX.name, FINISHED_INDEX.name} | partial
 
 
@@ -128,7 +130,7 @@ async def test_schema_upgrade_from_version_1(storage: SQLAlchemyStorage) -> None
         first = await JobQueue(upgraded).enqueue("x.report", unique_key="k")
         assert await JobQueue(upgraded).enqueue("x.report", unique_key="k") == first
     version, indexes, columns = await _state(storage.url)
-    assert version == str(SCHEMA_VERSION) == "7"
+    assert version == str(SCHEMA_VERSION) == "8"
     assert _upgraded_indexes(storage.dialect) <= indexes
     assert {"tz", "origin", "meta", "table:dbjobq_queues"} | FLOW_COLUMNS <= columns
     assert "job_types" in columns and _upgraded_payloads(storage.dialect) <= columns

@@ -243,3 +243,15 @@ def _finished_index_where(snapshot: dict[str, Any]) -> str | None:
     options = dict(index[4])
     where = options.get("postgresql_where") or options.get("sqlite_where")
     return None if where is None else str(where).strip("()")
+
+
+@per_database(transaction=True)
+def test_schema_version_8_from_either_side(dbjobq: str) -> None:
+    # A project at schema version 7 (migration 0010): no index over waiting jobs; at version 8 one on
+    # PostgreSQL and SQLite (MySQL reads them through the (status, finished_at) index over every row).
+    def at_7(tables: Any) -> None:
+        assert "ix_dbjobq_jobs_waiting" not in {index[0] for index in tables["dbjobq_jobs"]["indexes"]}
+
+    migrated = _from_either_side(dbjobq, "0010", 7, at_7)
+    names = {index[0] for index in migrated["dbjobq_jobs"]["indexes"]}
+    assert ("ix_dbjobq_jobs_waiting" in names) == (connections[dbjobq].vendor != "mysql")

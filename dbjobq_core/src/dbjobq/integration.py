@@ -39,7 +39,13 @@ from .storage.records import (
     outcome_values,
     schedule_row,
 )
-from .storage.schema import NOTIFY_FUNCTION_SQL, NOTIFY_TRIGGER_SQL, finished_index_sql, unique_key_sql
+from .storage.schema import (
+    NOTIFY_FUNCTION_SQL,
+    NOTIFY_TRIGGER_SQL,
+    finished_index_sql,
+    unique_key_sql,
+    waiting_index_sql,
+)
 from .storage.sql_dependencies import judge as judge_dependencies
 from .storage.urls import POOL_OPTIONS, is_memory_sqlite, parse_url
 from .testing import describe_miss
@@ -96,4 +102,5 @@ __all__ = [
     "trace_context",
     "unique_key_sql",
     "use_trace_context",
+    "waiting_index_sql",
 ]

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.elements import ColumnClause
 
 #: Bumped whenever the tables change; stored in ``dbjobq_meta`` under ``schema_version``.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: PostgreSQL channel on which the jobs table announces new jobs.
 NOTIFY_CHANNEL = "dbjobq_jobs"
@@ -129,6 +129,19 @@ FINISHED_INDEX = Index(
     postgresql_where=text(FINISHED_ONLY),
     sqlite_where=text(FINISHED_ONLY),
 )
+# Schema version 8. Dependents waiting for their dependencies, read in pages by id (``resolve_waiting``,
+# after outcomes and in the maintenance loop): on PostgreSQL and SQLite an index over waiting rows only,
+# empty unless ``depends_on`` is used (no other job writes an entry in it). Before version 7 the full
+# (status, finished_at) index served these reads; over finished rows only, it no longer can, and each
+# pass read the whole table. MySQL and MariaDB still reach them through that index (over every row there).
+WAITING_SQL: ColumnClause[str] = literal_column("'waiting'")
+WAITING_INDEX = Index(
+    "ix_dbjobq_jobs_waiting",
+    jobs.c.id,
+    postgresql_where=text("status = 'waiting'"),
+    sqlite_where=text("status = 'waiting'"),
+)
+WAITING_INDEX.ddl_if(callable_=_dialect_in("postgresql", "sqlite"))
 # Schema version 2. Per-queue views (the dashboard, `stats`): counts by (queue, status) are index-only
 # range scans, the oldest due pending job of a queue is the first entry of its range, and the distinct
 # queues are found by skipping through it — none of them reads the table, however many rows it holds.
@@ -187,6 +200,18 @@ def finished_index_sql(vendor: str, scalar: Callable[[str], object]) -> list[str
     dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
     create = str(CreateIndex(FINISHED_INDEX, if_not_exists=True).compile(dialect=dialect))
     return [f"DROP INDEX IF EXISTS {FINISHED_INDEX.name}", create]
+
+
+def waiting_index_sql(vendor: str) -> list[str]:
+    """The statements that build the waiting jobs' index on a database of ``vendor`` (the upgrade to schema
+    version 8; none on MySQL/MariaDB), as ``initialize()`` does: the Django migration runs them too."""
+    if vendor in ("mysql", "mariadb"):
+        return []
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex
+
+    dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
+    return [str(CreateIndex(WAITING_INDEX, if_not_exists=True).compile(dialect=dialect))]
 
 
 def create_unique_key_index(conn: Connection) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, select, update
 
 from ..models import JobStatus, Resolved
 from .database import Database
-from .schema import jobs
+from .schema import WAITING_SQL, jobs
 
 _WAITING = JobStatus.WAITING.value
 #: Waiting jobs looked at per pass of :meth:`DependenciesSQL.resolve_waiting`.
@@ -50,7 +50,8 @@ class DependenciesSQL:
         """One page of waiting jobs (ids after ``after``): (last page, promoted, failed, still waiting,
         last id)."""
         async with self._db.transaction() as conn:
-            page = select(jobs.c.id, jobs.c.depends_on).where(jobs.c.status == _WAITING, jobs.c.id > after)
+            # WAITING_SQL, a literal: the waiting jobs' partial index can serve only that (see schema.py)
+            page = select(jobs.c.id, jobs.c.depends_on).where(jobs.c.status == WAITING_SQL, jobs.c.id > after)
             rows = (await conn.execute(page.order_by(jobs.c.id).limit(_BATCH))).all()
             if not rows:
                 return True, 0, 0, 0, after

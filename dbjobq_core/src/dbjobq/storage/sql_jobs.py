@@ -19,7 +19,6 @@ from .dialects.default import INSERT_BATCH_SIZE
 from .schema import PENDING_SQL, jobs
 from .sql_views import job_filters, status_values
 
-_FINISHED = [s.value for s in FINISHED_STATUSES]
 _CANCELLABLE = frozenset({JobStatus.WAITING.value, JobStatus.PENDING.value, JobStatus.RUNNING.value})
 _RETRYABLE = frozenset({JobStatus.FAILED.value, JobStatus.CANCELLED.value})
 
@@ -189,7 +188,7 @@ class JobsSQL:
 
     async def delete_job(self, job_id: str) -> bool:
         """Delete a finished job; False if it is pending or running (cancel it first) or unknown."""
-        stmt = delete(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(_FINISHED))
+        stmt = delete(jobs).where(jobs.c.id == job_id, *job_filters(FINISHED_STATUSES, None, None))
         async with self._db.transaction() as conn:
             return bool((await conn.execute(stmt)).rowcount)
 
