@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from sqlalchemy import update
 
@@ -122,3 +123,39 @@ async def test_outcomes_beyond_driver_parameter_limits_are_recorded(storage: SQL
     outcomes = [Outcome(j.id, j.lease_token or "", JobStatus.COMPLETED) for j in claimed]
     assert await storage.record_outcomes(outcomes) == {j.id for j in claimed}
     assert await storage.count_jobs() == {("default", "completed"): n}
+
+
+async def test_claiming_recovery_never_requeues_a_job_without_retries_left(storage: SQLAlchemyStorage) -> None:
+    # Between recovery's two statements (fail the expired jobs out of attempts, requeue the rest) a job's
+    # attempt may be counted again: its worker took the attempt back while the job waited in its buffer,
+    # then started it as the lease ran out. Requeued then, it would run once more than it may.
+    queue = JobQueue(storage)
+    job_id = await queue.enqueue(jobs.add, {"a": 1, "b": 1}, max_retries=1)
+    await storage.claim_jobs(1, worker_id="first", lease_timeout=30)
+    async with storage.engine.begin() as conn:  # its first worker died...
+        await conn.execute(update(jobs_table).values(lease_expires_at=time.time() - 1))
+    assert await storage.recover_expired_leases() == (1, 0)
+    [second] = await storage.claim_jobs(1, worker_id="second", lease_timeout=30)  # ...a second one took it,
+    assert second.attempts == 2
+    async with storage.engine.begin() as conn:  # ...took its attempt back, and its lease ran out
+        await conn.execute(update(jobs_table).values(attempts=1, started_at=None, lease_expires_at=time.time() - 1))
+    from sqlalchemy import event
+
+    fired: list[str] = []
+
+    def after(conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        if not fired and statement.lstrip().upper().startswith("UPDATE") and "max_retries" in statement:
+            fired.append(statement)  # the first statement (fail those out of attempts) just ran
+            conn.exec_driver_sql(f"UPDATE dbjobq_jobs SET attempts = attempts + 1 WHERE id = '{job_id}'")
+
+    event.listen(storage.engine.sync_engine, "after_cursor_execute", after)
+    try:
+        assert await storage.recover_expired_leases() == (0, 0)  # neither failed yet, nor requeued
+    finally:
+        event.remove(storage.engine.sync_engine, "after_cursor_execute", after)
+    assert fired
+    job = await queue.get_job(job_id)
+    assert job is not None and (job.status, job.attempts) == ("running", 2)
+    assert await storage.recover_expired_leases() == (0, 1)  # the next pass fails it
+    job = await queue.get_job(job_id)
+    assert job is not None and (job.status, job.attempts) == ("failed", 2) and "no retries left" in (job.error or "")

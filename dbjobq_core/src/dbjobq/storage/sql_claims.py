@@ -262,9 +262,12 @@ class ClaimsSQL:
                     **cleared,
                 )
             )
+            # Each statement judges the attempts it finds: one counted between the two (a start whose
+            # attempt the worker had taken back, written as the lease ran out) stays for the next pass,
+            # which fails it, rather than going back with no retries left.
             requeued = await conn.execute(
                 update(jobs)
-                .where(expired)
+                .where(expired, jobs.c.attempts <= jobs.c.max_retries)
                 .values(
                     status=JobStatus.PENDING.value,
                     execute_at=now,
