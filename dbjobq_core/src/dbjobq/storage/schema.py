@@ -169,16 +169,21 @@ FLOW_MYSQL_DDL = (
 )
 
 
+def _create_index_sql(index: Index, vendor: str, *, if_not_exists: bool = False) -> str:
+    """``CREATE INDEX`` for ``index`` as PostgreSQL or SQLite (``vendor``) spells it, partial condition included."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex
+
+    dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
+    return str(CreateIndex(index, if_not_exists=if_not_exists).compile(dialect=dialect))
+
+
 def unique_key_sql(vendor: str) -> list[str]:
     """The statements that build the unique keys' index on a database of ``vendor`` ("postgresql",
     "sqlite" or "mysql"), exactly as ``initialize()`` does (the Django migration runs them too)."""
     if vendor in ("mysql", "mariadb"):
         return list(FLOW_MYSQL_DDL)
-    from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.schema import CreateIndex
-
-    dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
-    return [str(CreateIndex(UNIQUE_KEY_INDEX).compile(dialect=dialect))]
+    return [_create_index_sql(UNIQUE_KEY_INDEX, vendor)]
 
 
 def finished_index_sql(vendor: str, scalar: Callable[[str], object]) -> list[str]:
@@ -194,11 +199,7 @@ def finished_index_sql(vendor: str, scalar: Callable[[str], object]) -> list[str
         query = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = "
     if FINISHED_ONLY in str(scalar(f"{query}'{FINISHED_INDEX.name}'") or ""):
         return []
-    from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.schema import CreateIndex
-
-    dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
-    create = str(CreateIndex(FINISHED_INDEX, if_not_exists=True).compile(dialect=dialect))
+    create = _create_index_sql(FINISHED_INDEX, vendor, if_not_exists=True)
     return [f"DROP INDEX IF EXISTS {FINISHED_INDEX.name}", create]
 
 
@@ -207,11 +208,7 @@ def waiting_index_sql(vendor: str) -> list[str]:
     version 8; none on MySQL/MariaDB), as ``initialize()`` does: the Django migration runs them too."""
     if vendor in ("mysql", "mariadb"):
         return []
-    from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.schema import CreateIndex
-
-    dialect: Dialect = postgresql.dialect() if vendor == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
-    return [str(CreateIndex(WAITING_INDEX, if_not_exists=True).compile(dialect=dialect))]
+    return [_create_index_sql(WAITING_INDEX, vendor, if_not_exists=True)]
 
 
 def create_unique_key_index(conn: Connection) -> None:
