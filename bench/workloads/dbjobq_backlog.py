@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import event, text
 
+from dbjobq.storage.dialects.default import Claim
 from dbjobq.storage.dialects.postgresql import CLAIM_SQL, SET_LOCAL_PLANNER_SETTINGS
+from dbjobq.storage.dialects.sqlite_fastpath import claim_sql
 
 from .dbjobq_current import open_queue
 
@@ -94,6 +96,9 @@ async def explain(args: Any) -> dict[str, Any]:
             # PostgreSQL claims through asyncpg, not SQLAlchemy: explain the statement it runs, same arguments
             # (worker id, claim token, lease timeout, limit), with its connections' planner settings.
             statement, parameters = CLAIM_SQL, ["bench-explain", "explain-token", 30.0, 20]
+        elif storage.dialect == "sqlite":
+            # SQLite claims through its hot path's own connection too: explain that statement, same arguments.
+            statement, parameters = claim_sql(Claim(20, "bench-explain", "explain-token", 30.0), time.time())
         else:
             statement, parameters = captured[0]
         async with storage.engine.connect() as conn:

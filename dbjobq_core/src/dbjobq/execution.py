@@ -16,7 +16,7 @@ import random
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -137,11 +137,13 @@ async def call_job(
     timeout: float | None,
     executor: Executor | ThreadRunner | None,
     wrap_sync: SyncWrapper | None = None,
+    is_async: bool | None = None,
 ) -> Any:
     """Await an async job function, or run a sync one in ``executor`` (the loop's default executor for
-    ``None``) with the context copied (through ``wrap_sync`` when given)."""
+    ``None``) with the context copied (through ``wrap_sync`` when given). ``is_async`` says which
+    ``func`` is when the caller knows (a registered job's :attr:`~.registry.JobSpec.is_async`)."""
     coro: Awaitable[Any]
-    if asyncio.iscoroutinefunction(func):
+    if asyncio.iscoroutinefunction(func) if is_async is None else is_async:
         coro = func(data)
     else:
         ctx = contextvars.copy_context()
@@ -161,7 +163,7 @@ async def call_job(
         raise JobTimeoutError(f"Job exceeded its timeout of {timeout:g}s") from None
 
 
-async def run_job(
+def run_job(
     job: Job,
     *,
     executor: Executor | ThreadRunner | None = None,
@@ -170,7 +172,7 @@ async def run_job(
     storage: BaseStorage | None = None,
     trace: bool = True,
     error_limit: int | None = ERROR_LIMIT,
-) -> RunResult:
+) -> Coroutine[Any, Any, RunResult]:
     """Run a claimed job and turn whatever happened into an :class:`Outcome`.
 
     Raises only ``CancelledError`` from the caller's own cancellation: when ``revoked()`` is true (a
@@ -178,12 +180,18 @@ async def run_job(
     itself while not revoked fails like any other error. Inside, ``dbjobq.current_job()`` is this job;
     its progress reports are written through ``storage`` (kept in memory without one). With OpenTelemetry
     configured (and ``trace``), the run is a span of the trace the job was enqueued in. ``error_limit``
-    bounds the stored error text.
+    bounds the stored error text. Returns the run's coroutine to await.
     """
-    if not trace or not tracing.enabled():  # no span to open: spare the context manager (hot path)
-        return await _run_job(job, executor, wrap_sync, revoked, storage, error_limit)
+    run = _run_job(job, executor, wrap_sync, revoked, storage, error_limit)
+    if not trace or not tracing.enabled():  # no span to open: no wrapping coroutine (the hot path)
+        return run
+    return _traced(job, run)
+
+
+async def _traced(job: Job, run: Coroutine[Any, Any, RunResult]) -> RunResult:
+    """Await ``run`` inside a span of the trace ``job`` was enqueued in."""
     with tracing.run_span(job) as span:
-        result = await _run_job(job, executor, wrap_sync, revoked, storage, error_limit)
+        result = await run
         tracing.end_run(span, result)
     return result
 
@@ -201,7 +209,9 @@ async def _run_job(
     current, token = progress.enter(job, _meta_writer(job, storage))
     try:
         spec = registry.resolve(job.type)
-        value = await call_job(spec.func, job.data, timeout=spec.timeout, executor=executor, wrap_sync=wrap_sync)
+        value = await call_job(
+            spec.func, job.data, timeout=spec.timeout, executor=executor, wrap_sync=wrap_sync, is_async=spec.is_async
+        )
     except Snooze as snooze:
         outcome = Outcome(job.id, job.lease_token or "", JobStatus.PENDING, retry_in=snooze.seconds, snoozed=True)
         return RunResult(outcome, None, time.perf_counter() - started)
@@ -212,7 +222,9 @@ async def _run_job(
     except BaseException as exc:  # a job's failure is data, not a crash of the worker (sys.exit included)
         return failure(job, exc, time.perf_counter() - started, spec, error_limit)
     finally:
-        await progress.leave(current, token)
+        last_report = progress.leave(current, token)
+        if last_report is not None:
+            await last_report
     try:
         result = dumps_result(value)
     except Exception:

@@ -30,6 +30,10 @@ MESSAGE_LIMIT = 500
 #: Writes a job's whole ``meta``: ``write(meta)`` (fenced by the job's claim).
 MetaWriter = Callable[[dict[str, Any]], Awaitable[Any]]
 
+#: Guards every running job's latest report (reports are rare and throttled: one lock for all of them
+#: spares each job a lock of its own).
+_reports_lock = threading.Lock()
+
 _current: contextvars.ContextVar[CurrentJob | None] = contextvars.ContextVar("dbjobq_current_job", default=None)
 
 
@@ -49,13 +53,25 @@ class CurrentJob:
     progress reports with :meth:`set_progress` (from sync or async code) or ``await``
     :meth:`aset_progress`."""
 
+    __slots__ = (
+        "_dirty",
+        "_interval",
+        "_last_write",
+        "_latest",
+        "_loop",
+        "_loop_thread",
+        "_task",
+        "_timer",
+        "_write",
+        "job",
+    )
+
     def __init__(self, job: Job, write: MetaWriter | None, interval: float = PROGRESS_INTERVAL) -> None:
         self.job = job
         self._write = write
         self._interval = interval
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._lock = threading.Lock()
         self._latest: dict[str, Any] | None = None
         self._dirty = False
         self._last_write = -math.inf
@@ -93,7 +109,7 @@ class CurrentJob:
     @property
     def progress(self) -> dict[str, Any] | None:
         """The last progress reported (by this run or, until it reports, by an earlier attempt)."""
-        with self._lock:
+        with _reports_lock:
             return dict(self._latest) if self._latest is not None else self.job.progress
 
     def set_progress(self, fraction: float, message: str | None = None) -> None:
@@ -103,7 +119,7 @@ class CurrentJob:
         ``PROGRESS_INTERVAL`` seconds (reports in between are coalesced, the last one is written).
         """
         progress = _validated(fraction, message)
-        with self._lock:
+        with _reports_lock:
             self._latest, self._dirty = progress, True
         if threading.get_ident() == self._loop_thread:
             self._request()
@@ -133,7 +149,7 @@ class CurrentJob:
         self._task = self._loop.create_task(self._flush())
 
     async def _flush(self) -> None:
-        with self._lock:
+        with _reports_lock:
             if not self._dirty or self._latest is None or self._write is None:
                 return
             progress, self._dirty = self._latest, False
@@ -145,7 +161,7 @@ class CurrentJob:
         except Exception:
             logger.warning("Could not store the progress of job %s", self.id, exc_info=True,
                            extra={"action": "progress_failed", "job_id": self.id})
-        with self._lock:
+        with _reports_lock:
             again = self._dirty
         if again:
             self._request_after_write()
@@ -166,7 +182,7 @@ class CurrentJob:
         task = self._task
         if task is not None and not task.done():
             await asyncio.shield(task)
-        with self._lock:
+        with _reports_lock:
             pending = self._dirty
         if pending:
             await self._flush()
@@ -189,11 +205,14 @@ def enter(job: Job, write: MetaWriter | None) -> tuple[CurrentJob, contextvars.T
     return current, _current.set(current)
 
 
-async def leave(current: CurrentJob, token: contextvars.Token[CurrentJob | None]) -> None:
-    """End the run of :func:`enter`: the pending report is written, the current job unset."""
+def leave(current: CurrentJob, token: contextvars.Token[CurrentJob | None]) -> Awaitable[None] | None:
+    """End the run of :func:`enter`: the current job unset; returns the write of the pending report to
+    await, or ``None`` when the job reported nothing (the usual case costs no coroutine)."""
     _current.reset(token)
-    if current.silent():
-        return
+    return None if current.silent() else _write_last(current)
+
+
+async def _write_last(current: CurrentJob) -> None:
     try:
         await current.finish()
     except Exception:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -39,6 +40,12 @@ class JobSpec:
     concurrency_key: Callable[[dict[str, Any]], Any] | None = None
     #: At most ``rate_limit.count`` starts of this type per window of ``rate_limit.period`` seconds.
     rate_limit: flow.RateLimit | None = None
+    #: True for an ``async def`` function (awaited on the loop), False for a sync one (run in a thread);
+    #: found once here rather than at every run.
+    is_async: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", asyncio.iscoroutinefunction(self.func))
 
     @property
     def flow_controlled(self) -> bool:

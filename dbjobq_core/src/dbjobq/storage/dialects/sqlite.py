@@ -1,5 +1,6 @@
 """SQLite: one writer at a time, so a claim is a single ``UPDATE … RETURNING`` (autocommit); WAL and a
-busy timeout let several processes share one file; the claim reads through its partial index by name."""
+busy timeout let several processes share one file; the claim reads through its partial index by name.
+Enqueues, claims and outcomes take :mod:`.sqlite_fastpath` (a database file; in memory, SQLAlchemy)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.sql.elements import BindParameter
 
 from ... import errors
+from ...models import Outcome
 from ..base import ChangeProbe
 from ..probes import DataVersionProbe
 from ..schema import UNIQUE_KEY_INDEX, jobs
 from ..urls import is_memory_sqlite
 from .default import Claim, DefaultImpl
-from .sqlite_fastpath import PRAGMAS, SQLiteFastPath
+from .sqlite_fastpath import PRAGMAS, SQLiteFastPath, claim_candidates_sql
 
 if TYPE_CHECKING:
     from ..database import Database
@@ -40,15 +42,37 @@ class SQLiteImpl(DefaultImpl):
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         return str(args[0]), bool(kwargs.get("uri"))
 
-    async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Through :mod:`.sqlite_fastpath` (one thread hop), except in memory."""
-        if is_memory_sqlite(self.url):
-            await super().insert_jobs(db, rows)
-            return
+    def _hot_path(self, db: Database) -> SQLiteFastPath | None:
+        """The hot path's connection and thread (opened on first use); ``None`` in memory, or where
+        SQLite is too old for ``RETURNING`` (3.35): those keep the SQLAlchemy path."""
+        if is_memory_sqlite(self.url) or not db.engine.dialect.update_returning:
+            return None
         if self._fastpath is None:
             database, uri = self._file(db.engine)
             self._fastpath = SQLiteFastPath(database, uri=uri)
-        await self._fastpath.insert(rows)
+        return self._fastpath
+
+    async def insert_jobs(self, db: Database, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Through :mod:`.sqlite_fastpath` (one thread hop), except in memory."""
+        fastpath = self._hot_path(db)
+        if fastpath is None:
+            await super().insert_jobs(db, rows)
+            return
+        await fastpath.insert(rows)
+
+    async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
+        """Through :mod:`.sqlite_fastpath` (one thread hop), except in memory."""
+        fastpath = self._hot_path(db)
+        if fastpath is None:
+            return await super().claim(db, claim)
+        return await fastpath.claim(claim)
+
+    async def record_outcomes(self, db: Database, groups: Sequence[Sequence[Outcome]]) -> set[str] | None:
+        """Through :mod:`.sqlite_fastpath` (one thread hop), except in memory (``None``: SQLAlchemy's UPDATEs)."""
+        fastpath = self._hot_path(db)
+        if fastpath is None:
+            return None
+        return await fastpath.record_outcomes(groups)
 
     async def close(self) -> None:
         """Close the enqueue path's connection and thread."""
@@ -105,34 +129,14 @@ class SQLiteImpl(DefaultImpl):
         return DataVersionProbe(database, uri=uri)
 
     def claim_candidates(self, claim: Claim, now: ColumnElement[float]) -> TextualSelect:
-        """The ids to claim (due at ``now``), read through the claim index in its order (stops after
-        ``limit`` rows).
-
-        No row locks are needed: the single writer makes the claiming UPDATE atomic as it stands.
-        Without ANALYZE statistics SQLite's planner prefers the (status, finished_at) index for
-        ``status = 'pending'`` and sorts every pending row on each claim; INDEXED BY pins the partial index.
-        """
-        sql = (
-            "SELECT id FROM dbjobq_jobs INDEXED BY ix_dbjobq_jobs_claim "
-            "WHERE status = 'pending' AND execute_at <= :now"
-            + (" AND queue IN :queues" if claim.queues else "")
-            + (" AND queue NOT IN :exclude" if claim.exclude else "")
-            + (" AND type NOT IN :exclude_types" if claim.exclude_types else "")
-            + (" AND type IN :job_types" if claim.job_types is not None else "")
-            + " ORDER BY priority DESC, execute_at, id LIMIT :limit"
-        )
+        """:func:`.sqlite_fastpath.claim_candidates_sql` as SQLAlchemy text (a claim on an in-memory database)."""
         # ``now`` is this process's clock as a bound value (SQLite keeps the process's clock).
-        at = now.value if isinstance(now, BindParameter) else time.time()
-        params: list[BindParameter[Any]] = [bindparam("now", at), bindparam("limit", claim.limit)]
-        if claim.queues:
-            params.append(bindparam("queues", list(claim.queues), expanding=True))
-        if claim.exclude:
-            params.append(bindparam("exclude", list(claim.exclude), expanding=True))
-        if claim.exclude_types:
-            params.append(bindparam("exclude_types", list(claim.exclude_types), expanding=True))
-        if claim.job_types is not None:
-            params.append(bindparam("job_types", list(claim.job_types), expanding=True))
-        return text(sql).bindparams(*params).columns(jobs.c.id)
+        at = now.value if isinstance(now, BindParameter) else None
+        sql, values = claim_candidates_sql(claim, time.time() if at is None else float(at))
+        pieces = sql.split("?")
+        named = "".join(f"{piece}:p{i}" for i, piece in enumerate(pieces[:-1])) + pieces[-1]
+        params: list[BindParameter[Any]] = [bindparam(f"p{i}", value) for i, value in enumerate(values)]
+        return text(named).bindparams(*params).columns(jobs.c.id)
 
     def whole_minutes(self, epoch_seconds: ColumnElement[Any]) -> ColumnElement[Any]:
         """A cast, not ``floor()``: SQLite has math functions only when built with them (times are positive)."""
