@@ -33,6 +33,10 @@ _RUNNING = JobStatus.RUNNING.value
 _UNCOUNTED = case((jobs.c.started_at.is_(None), jobs.c.attempts), else_=jobs.c.attempts - 1)
 
 
+class _NotAllHeld(Exception):
+    """An outcome's claim no longer held: its batch is recorded again by the path that reads which do."""
+
+
 class ClaimsSQL:
     """Part of :class:`~.sqlalchemy_storage.SQLAlchemyStorage`: the statements a worker runs."""
 
@@ -163,8 +167,13 @@ class ClaimsSQL:
             key = (outcome.status, outcome.result, outcome.error, outcome.retry_in, outcome.snoozed)
             groups.setdefault(key, []).append(outcome)
         recorded = await self._db.impl.record_outcomes(self._db, list(groups.values()))
-        if recorded is not None:  # the dialect's own hot path (PostgreSQL)
+        if recorded is not None:  # the dialect's own hot path (PostgreSQL, SQLite)
             return recorded
+        if not self._db.engine.dialect.update_returning:
+            try:
+                return await self._record_all_held(groups)
+            except _NotAllHeld:
+                pass  # a claim was lost meanwhile: rolled back, and recorded below, reading which still hold
         now = self._db.impl.now()
         accepted: set[str] = set()
         # The usual case, one kind of outcome, is one statement where the database returns the ids.
@@ -175,6 +184,23 @@ class ClaimsSQL:
                 claims = [(o.job_id, o.lease_token) for o in members]
                 accepted |= await self._update_claimed(conn, claims, values)
         return accepted
+
+    async def _record_all_held(self, groups: dict[tuple[Any, ...], list[Outcome]]) -> set[str]:
+        """Where an UPDATE cannot return ids (MySQL/MariaDB): in the usual case every claim still holds,
+        and the UPDATEs' row counts say so without a ``SELECT … FOR UPDATE`` of the ids first (one
+        statement fewer per batch). A count short of its batch raises :class:`_NotAllHeld`, which rolls
+        the transaction back for the path that reads the ids."""
+        now = self._db.impl.now()
+        async with self._db.transaction() as conn:
+            for members in groups.values():
+                values = records.outcome_values(members[0], now)
+                for start in range(0, len(members), CLAIM_BATCH_SIZE):
+                    batch = [(o.job_id, o.lease_token) for o in members[start : start + CLAIM_BATCH_SIZE]]
+                    held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING)
+                    updated = await conn.execute(update(jobs).where(held).values(**values))
+                    if updated.rowcount != len(batch):
+                        raise _NotAllHeld
+        return {outcome.job_id for members in groups.values() for outcome in members}
 
     async def _update_claimed(
         self,
