@@ -11,7 +11,11 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dbjobq import JobNotRegisteredError, JobQueue, JobStatus
+from dbjobq.models import NewJob
+from dbjobq.registry import job_name
 from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.storage.dialects.default import without_null_columns
+from dbjobq.storage.schema import jobs as jobs_table
 from tests.core import jobs
 
 
@@ -174,3 +178,25 @@ async def test_bulk_enqueue_on_mysql_sends_plain_placeholders_so_the_driver_batc
     stored = await queue.get_job(ids[-1])
     assert stored is not None and stored.created_at.timestamp() >= before - 1
     assert stored.execute_at.timestamp() == pytest.approx(stored.created_at.timestamp() + 60, abs=0.01)
+
+
+async def test_enqueue_many_rows_with_and_without_optional_columns_keep_them(queue: JobQueue) -> None:
+    # A multi-row INSERT leaves out the columns that are NULL in every row (MySQL/MariaDB, in-memory
+    # SQLite): a column set in some rows only must still reach those rows, and stay NULL in the others.
+    noop = job_name(jobs.noop)
+    ids = await queue.storage.enqueue_many(
+        [NewJob(noop, "{}", meta={"note": "first"}), NewJob(noop, "{}"), NewJob(noop, "{}", flow_key="k")]
+    )
+    first, second, third = [await queue.get_job(job_id) for job_id in ids]
+    assert first is not None and second is not None and third is not None
+    assert first.meta == {"note": "first"} and second.meta == {} and third.meta == {}
+    assert (first.flow_key, second.flow_key, third.flow_key) == (None, None, "k")
+    assert {j.status for j in (first, second, third)} == {"pending"} and first.result is None and first.error is None
+
+
+def test_enqueue_bulk_insert_leaves_out_only_columns_null_in_every_row() -> None:
+    nulls = dict.fromkeys(c.name for c in jobs_table.c if c.nullable)
+    rows = [{**nulls, "id": "a", "flow_key": "k"}, {**nulls, "id": "b"}]
+    assert without_null_columns(rows) == [{"id": "a", "flow_key": "k"}, {"id": "b", "flow_key": None}]
+    full = [{**nulls, **{name: "x" for name in nulls}, "id": "a"}]
+    assert without_null_columns(full) is full

@@ -43,6 +43,18 @@ if TYPE_CHECKING:
 
 #: Rows per INSERT when enqueueing in bulk (keeps statements under every driver's parameter limit).
 INSERT_BATCH_SIZE = 1000
+#: The columns without a default of their own: left out of an INSERT, they are NULL all the same.
+_NULLABLE_COLUMNS = tuple(c.name for c in jobs.c if c.nullable and c.default is None and c.server_default is None)
+
+
+def without_null_columns(batch: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The rows of one multi-row INSERT without the columns that are NULL in every one of them: a new job
+    leaves most of its columns NULL (its result, lease, unique key…), and each one left out is a value
+    fewer to bind and send per row (on MySQL/MariaDB, escaped in pure Python)."""
+    empty = {name for name in _NULLABLE_COLUMNS if all(row[name] is None for row in batch)}
+    if not empty:
+        return batch
+    return [{name: value for name, value in row.items() if name not in empty} for row in batch]
 #: The order jobs are claimed in (the claim index's order): priority, then due time, then id.
 CLAIM_ORDER = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
 
@@ -203,7 +215,7 @@ class DefaultImpl:
             now = float((await conn.execute(select(self.now()))).scalar_one())
             stamped = [records.complete_row(row, now) for row in rows]
             for batch in payloads.split_rows(stamped, INSERT_BATCH_SIZE, limit):
-                await conn.execute(insert(jobs), batch)
+                await conn.execute(insert(jobs), without_null_columns(batch))
 
     async def claim(self, db: Database, claim: Claim) -> Sequence[Mapping[Any, Any]]:
         """Mark up to ``claim.limit`` due jobs running; return their rows (as updated), in any order.
