@@ -171,36 +171,25 @@ class ClaimsSQL:
             return recorded
         if not self._db.engine.dialect.update_returning:
             try:
-                return await self._record_all_held(groups)
+                return await self._record_groups(groups, all_held=True)
             except _NotAllHeld:
                 pass  # a claim was lost meanwhile: rolled back, and recorded below, reading which still hold
+        return await self._record_groups(groups, all_held=False)
+
+    async def _record_groups(self, groups: dict[tuple[Any, ...], list[Outcome]], *, all_held: bool) -> set[str]:
+        """One UPDATE per kind of outcome (per :data:`CLAIM_BATCH_SIZE`), in one transaction unless it is
+        one statement where the database returns the ids; ``all_held``: see :meth:`_update_claimed`."""
         now = self._db.impl.now()
         accepted: set[str] = set()
         # The usual case, one kind of outcome, is one statement where the database returns the ids.
-        single = len(groups) == 1 and len(outcomes) <= CLAIM_BATCH_SIZE and self._db.engine.dialect.update_returning
+        count = sum(len(members) for members in groups.values())
+        single = len(groups) == 1 and count <= CLAIM_BATCH_SIZE and self._db.engine.dialect.update_returning
         async with self._db.write(single_statement=single) as conn:
             for members in groups.values():
                 values = records.outcome_values(members[0], now)  # the same for every member of a group
                 claims = [(o.job_id, o.lease_token) for o in members]
-                accepted |= await self._update_claimed(conn, claims, values)
+                accepted |= await self._update_claimed(conn, claims, values, all_held=all_held)
         return accepted
-
-    async def _record_all_held(self, groups: dict[tuple[Any, ...], list[Outcome]]) -> set[str]:
-        """Where an UPDATE cannot return ids (MySQL/MariaDB): in the usual case every claim still holds,
-        and the UPDATEs' row counts say so without a ``SELECT … FOR UPDATE`` of the ids first (one
-        statement fewer per batch). A count short of its batch raises :class:`_NotAllHeld`, which rolls
-        the transaction back for the path that reads the ids."""
-        now = self._db.impl.now()
-        async with self._db.transaction() as conn:
-            for members in groups.values():
-                values = records.outcome_values(members[0], now)
-                for start in range(0, len(members), CLAIM_BATCH_SIZE):
-                    batch = [(o.job_id, o.lease_token) for o in members[start : start + CLAIM_BATCH_SIZE]]
-                    held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING)
-                    updated = await conn.execute(update(jobs).where(held).values(**values))
-                    if updated.rowcount != len(batch):
-                        raise _NotAllHeld
-        return {outcome.job_id for members in groups.values() for outcome in members}
 
     async def _update_claimed(
         self,
@@ -208,16 +197,26 @@ class ClaimsSQL:
         claims: Sequence[tuple[str, str]],
         values: dict[str, Any],
         *also: ColumnElement[bool],
+        all_held: bool = False,
     ) -> set[str]:
         """Apply ``values`` to the running jobs that still hold these (id, token) claims (fencing).
 
-        One statement per :data:`CLAIM_BATCH_SIZE` claims, whatever their number.
+        One statement per :data:`CLAIM_BATCH_SIZE` claims, whatever their number. With ``all_held``
+        (where an UPDATE cannot return ids: MySQL/MariaDB), every claim is expected to hold, as it usually
+        does, and the UPDATE's row count says so without a ``SELECT … FOR UPDATE`` of the ids first (one
+        statement fewer per batch); a count short of its batch raises :class:`_NotAllHeld`, and the
+        caller's transaction rolls back for the path that reads the ids.
         """
         updated: set[str] = set()
         for start in range(0, len(claims), CLAIM_BATCH_SIZE):
             batch = list(claims[start : start + CLAIM_BATCH_SIZE])
             held = and_(tuple_(jobs.c.id, jobs.c.lease_token).in_(batch), jobs.c.status == _RUNNING, *also)
-            updated |= await self._db.impl.update_returning_ids(conn, held, values)
+            if not all_held:
+                updated |= await self._db.impl.update_returning_ids(conn, held, values)
+            elif (await conn.execute(update(jobs).where(held).values(**values))).rowcount == len(batch):
+                updated.update(job_id for job_id, _ in batch)
+            else:
+                raise _NotAllHeld
         return updated
 
     async def set_job_meta(self, job_id: str, lease_token: str, meta: dict[str, Any]) -> bool:

@@ -55,6 +55,8 @@ def without_null_columns(batch: Sequence[Mapping[str, Any]]) -> Sequence[Mapping
     if not empty:
         return batch
     return [{name: value for name, value in row.items() if name not in empty} for row in batch]
+
+
 #: The order jobs are claimed in (the claim index's order): priority, then due time, then id.
 CLAIM_ORDER = (jobs.c.priority.desc(), jobs.c.execute_at, jobs.c.id)
 
