@@ -45,6 +45,16 @@ async def test_claiming_takes_a_batch_in_one_call(storage: SQLAlchemyStorage) ->
     assert [j.data["a"] for j in batch] == list(range(7))
     assert len(await storage.claim_jobs(7, worker_id="w2", lease_timeout=30)) == 3
 
+async def test_claiming_returns_each_job_as_stored(storage: SQLAlchemyStorage) -> None:
+    # Where a claim cannot return the rows it updated (MySQL/MariaDB), it fills in what it set without
+    # reading it back: every field must still be what the database holds.
+    queue = JobQueue(storage)
+    await queue.enqueue_many(jobs.add, [{"a": n, "b": 0} for n in range(3)], priority=2)
+    for claimed in await storage.claim_jobs(3, worker_id="w1", lease_timeout=30):
+        assert claimed == await storage.get_job(claimed.id)
+        assert claimed.lease_token and claimed.started_at and claimed.lease_expires_at and claimed.priority == 2
+
+
 
 async def test_claiming_respects_queues(storage: SQLAlchemyStorage) -> None:
     queue = JobQueue(storage)

@@ -12,6 +12,7 @@ import pytest
 from dbjobq import JobQueue, PayloadTooLargeError, Worker
 from dbjobq.models import JobStatus, Outcome
 from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.storage.payloads import packet_bytes
 from tests.core import jobs
 
 KB, MB = 1024, 1024 * 1024
@@ -126,3 +127,15 @@ async def test_payload_size_a_worker_batch_with_an_unwritable_error_records_the_
     assert failed is not None and failed.status == "failed"
     assert failed.error is not None and failed.error.startswith("OutcomeNotRecorded:")
     assert [(await queue.get_job(i)).result for i in good] == [1, 2, 3, 4, 5]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", '{"i": 1}', "a\\b'c\"d\ne\rf\0g\x1a", "é€😀 'x'", "x" * 600 + "'\n", "é'" * 400, '"' * 5000],
+    ids=["empty", "plain", "escaped", "non-ascii", "long", "long-non-ascii", "long-quotes"],
+)
+def test_payload_size_packet_bytes_is_the_escaped_utf8_length(text: str) -> None:
+    # What the MySQL client sends for a string value (PyMySQL's escaping, as aiomysql's), short or long.
+    from pymysql.converters import escape_string
+
+    assert packet_bytes(text) == len(escape_string(text).encode("utf-8"))

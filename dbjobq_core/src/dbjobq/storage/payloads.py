@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -24,11 +25,20 @@ STATEMENT_OVERHEAD = 64 * 1024
 _ESCAPED = ("\\", "'", '"', "\n", "\r", "\0", "\x1a")
 
 
+#: The same characters as one regex class: for short texts one ``findall`` is cheaper than seven counts.
+_ESCAPED_ANY = re.compile("[" + re.escape("".join(_ESCAPED)) + "]")
+#: From this length on, seven ``str.count`` passes are cheaper than the regex (measured with CPython 3.11).
+_COUNT_FROM = 512
+
+
 def packet_bytes(text: str | None) -> int:
     """The bytes ``text`` takes in a statement sent to a MySQL/MariaDB server (UTF-8, escapes included)."""
     if text is None:
         return 0
-    return len(text.encode("utf-8", "surrogatepass")) + sum(text.count(char) for char in _ESCAPED)
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    if len(text) < _COUNT_FROM:
+        return size + len(_ESCAPED_ANY.findall(text))
+    return size + sum(map(text.count, _ESCAPED))
 
 
 def check_rows(rows: Sequence[Mapping[str, Any]], limit: int | None) -> None:

@@ -93,9 +93,9 @@ def job_insert_params(new: NewJob) -> dict[str, Any]:
 def complete_row(params: Mapping[str, Any], now: float) -> dict[str, Any]:
     """The whole row of :func:`job_insert_params` values, stamped with ``now`` (the database's, read by
     the caller) where an insert cannot compute it itself (e.g. PostgreSQL's COPY)."""
-    row = {k: v for k, v in params.items() if k not in ("due_at", "due_delay")}
-    due_at = params["due_at"]
-    row.update(created_at=now, updated_at=now, execute_at=due_at if due_at is not None else now + params["due_delay"])
+    row = dict(params)
+    due_at, due_delay = row.pop("due_at"), row.pop("due_delay")
+    row.update(created_at=now, updated_at=now, execute_at=due_at if due_at is not None else now + due_delay)
     return row
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
@@ -45,16 +46,23 @@ if TYPE_CHECKING:
 INSERT_BATCH_SIZE = 1000
 #: The columns without a default of their own: left out of an INSERT, they are NULL all the same.
 _NULLABLE_COLUMNS = tuple(c.name for c in jobs.c if c.nullable and c.default is None and c.server_default is None)
+_NULLABLE_VALUES = itemgetter(*_NULLABLE_COLUMNS)
 
 
 def without_null_columns(batch: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
-    """The rows of one multi-row INSERT without the columns that are NULL in every one of them: a new job
-    leaves most of its columns NULL (its result, lease, unique key…), and each one left out is a value
-    fewer to bind and send per row (on MySQL/MariaDB, escaped in pure Python)."""
-    empty = {name for name in _NULLABLE_COLUMNS if all(row[name] is None for row in batch)}
+    """The rows of one multi-row INSERT (each with the same columns) without the columns that are NULL in
+    every one of them: a new job leaves most of its columns NULL (its result, lease, unique key…), and each
+    one left out is a value fewer to bind and send per row (on MySQL/MariaDB, escaped in pure Python)."""
+    if not batch:
+        return batch
+    by_column = zip(*map(_NULLABLE_VALUES, batch), strict=True)  # per nullable column, its value in each row
+    rows = len(batch)
+    empty = {name for name, values in zip(_NULLABLE_COLUMNS, by_column, strict=True) if values.count(None) == rows}
     if not empty:
         return batch
-    return [{name: value for name, value in row.items() if name not in empty} for row in batch]
+    kept = tuple(name for name in batch[0] if name not in empty)
+    values = itemgetter(*kept)
+    return [dict(zip(kept, values(row), strict=True)) for row in batch]
 
 
 #: The order jobs are claimed in (the claim index's order): priority, then due time, then id.
@@ -88,6 +96,14 @@ class Claim:
             "started_at": now,
             "updated_at": now,
         }
+
+
+#: The columns a claim sets itself (besides ``attempts``): where it cannot return the rows it updated
+#: (MySQL/MariaDB), it reads the other columns before the UPDATE and fills these in, unread.
+_CLAIM_SETS = frozenset(Claim(0, "", "", 0.0).values(0.0))
+#: What that claim reads of each row it locks: each column left out is one fewer for the driver to parse
+#: per job (PyMySQL, in pure Python).
+_CLAIM_READS = tuple(column for column in jobs.c if column.name not in _CLAIM_SETS)
 
 
 def due_pending(
@@ -239,7 +255,7 @@ class DefaultImpl:
         # The locking SELECT also reads the database's now, so the UPDATE stamps the same instant the
         # due check used, and the rows returned carry it without another round trip.
         locked = (
-            select(jobs, now.label("db_now"))
+            select(*_CLAIM_READS, now.label("db_now"))
             .where(due_pending(now, claim.queues, claim.exclude, claim.exclude_types, claim.job_types))
             .order_by(*CLAIM_ORDER)
             .limit(claim.limit)
