@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from dbjobq import ConfigurationError, JobQueue, StorageClosedError, StorageError, StorageNotInitializedError
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.storage.schema import SCHEMA_VERSION, meta
+from tests.core import jobs
 
 
 @pytest.mark.parametrize(
@@ -110,3 +111,27 @@ async def test_storage_migration_guide_string_payload(storage: SQLAlchemyStorage
     job_id = await storage.enqueue("task.name", '{"data": "value"}')
     job = await storage.get_job(job_id)
     assert job is not None and job.data == {"data": "value"}
+
+
+async def test_storage_mysql_write_sends_no_rollback_after_its_commit(db_url: str) -> None:
+    # The pool's reset on return (a ROLLBACK after each committed write: a round trip) is left out.
+    # One pooled connection, so its session counters see every statement the enqueues sent.
+    if not db_url.startswith("mysql"):
+        pytest.skip("the pool's reset on return is left out on MySQL/MariaDB only")
+    storage = SQLAlchemyStorage(db_url, pool_size=1, max_overflow=0)
+    await storage.initialize()
+
+    async def counters() -> dict[str, int]:
+        status = text("SHOW SESSION STATUS WHERE Variable_name IN ('Com_commit', 'Com_rollback')")
+        async with storage._db.transaction() as conn:  # committed: no rollback of its own
+            return {name: int(value) for name, value in (await conn.execute(status)).all()}
+
+    try:
+        before = await counters()
+        for n in range(5):
+            await JobQueue(storage).enqueue(jobs.add, {"a": n, "b": 0})
+        after = await counters()
+    finally:
+        await storage.close()
+    assert after["Com_commit"] - before["Com_commit"] >= 5  # each enqueue committed
+    assert after["Com_rollback"] == before["Com_rollback"]
