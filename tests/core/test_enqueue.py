@@ -8,12 +8,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dbjobq import JobNotRegisteredError, JobQueue, JobStatus
 from dbjobq.models import NewJob
 from dbjobq.registry import job_name
 from dbjobq.storage import SQLAlchemyStorage
+from dbjobq.storage.dialects import impl_for
 from dbjobq.storage.dialects.default import without_null_columns
 from dbjobq.storage.schema import jobs as jobs_table
 from tests.core import jobs
@@ -200,3 +202,14 @@ def test_enqueue_bulk_insert_leaves_out_only_columns_null_in_every_row() -> None
     assert without_null_columns(rows) == [{"id": "a", "flow_key": "k"}, {"id": "b", "flow_key": None}]
     full = [{**nulls, **{name: "x" for name in nulls}, "id": "a"}]
     assert without_null_columns(full) is full
+
+
+@pytest.mark.parametrize(
+    ("url", "built_once"),
+    [("postgresql+asyncpg://u@h/db", True), ("mysql+aiomysql://u@h/db", True), ("sqlite+aiosqlite:///x.db", False)],
+)
+def test_enqueue_insert_statement_is_built_once_only_with_the_servers_clock(url: str, built_once: bool) -> None:
+    # The server's now is the same SQL in every statement; SQLite's is this process's clock, bound as a
+    # value when the statement is built, so its INSERT must be built afresh for every enqueue.
+    impl = impl_for(make_url(url), {})
+    assert (impl.insert_jobs_statement() is impl.insert_jobs_statement()) is built_once

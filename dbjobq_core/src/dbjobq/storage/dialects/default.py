@@ -136,6 +136,10 @@ class DefaultImpl:
     supports_notifications: ClassVar[bool] = False
     #: True if a one-statement write is cheaper in autocommit mode than between BEGIN and COMMIT.
     autocommit_writes: ClassVar[bool] = True
+    #: True if :meth:`now` is the server's clock, the same SQL in every statement: a statement that
+    #: stamps with it is built once (building it, and its cache key, cost more than running it).
+    server_clock: ClassVar[bool] = False
+    _insert_jobs: Insert | None = None
 
     def __init__(self, url: URL, engine_options: Mapping[str, Any]) -> None:
         self.url = url
@@ -162,9 +166,14 @@ class DefaultImpl:
     def insert_jobs_statement(self) -> Insert:
         """The INSERT of new jobs (rows from :func:`..records.job_insert_params`): ``created_at`` and
         ``updated_at`` are the database's now, ``execute_at`` the given ``due_at`` or now + ``due_delay``."""
+        if self._insert_jobs is not None:
+            return self._insert_jobs
         now = self.now()
         due = func.coalesce(bindparam("due_at", type_=Double), now + bindparam("due_delay", type_=Double))
-        return insert(jobs).values(created_at=now, updated_at=now, execute_at=due)
+        statement = insert(jobs).values(created_at=now, updated_at=now, execute_at=due)
+        if self.server_clock:
+            self._insert_jobs = statement
+        return statement
 
     def clock_stamped(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """One new job's row from :func:`..records.job_insert_params` values, its clock columns as SQL

@@ -30,6 +30,7 @@ class MySQLImpl(DefaultImpl):
     # aiomysql switches a pooled connection into autocommit and back with extra round trips (and resets
     # the isolation level on return): BEGIN … COMMIT costs less than that for a one-statement write.
     autocommit_writes = False
+    server_clock = True
     _packet_limit: int | None = None
 
     async def packet_limit(self, db: Database) -> int | None:

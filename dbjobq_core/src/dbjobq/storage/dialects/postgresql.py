@@ -134,6 +134,7 @@ class PostgresqlImpl(DefaultImpl):
 
     name = "postgresql"
     supports_notifications = True
+    server_clock = True
 
     def __init__(
         self,
