@@ -149,6 +149,40 @@ def test_cli_stats_counts_by_queue_and_status(invoke: Invoke, queue_name: str) -
     assert "Pending jobs whose type no live worker registered: " in text and "t.job (" in text
 
 
+def test_cli_stats_counts_jobs_claimed_ahead(invoke: Invoke, db_url: str, queue_name: str) -> None:
+    async def claim(take_back: int) -> list[tuple[str, str]]:
+        storage = SQLAlchemyStorage(db_url)
+        await storage.initialize()
+        try:
+            await JobQueue(storage).enqueue_many("t.job", [{}] * 3, queue=queue_name)
+            claimed = await storage.claim_jobs(3, worker_id="w", lease_timeout=60, queues=[queue_name])
+            claims = [(job.id, job.lease_token or "") for job in claimed[:take_back]]
+            assert len(await storage.mark_unstarted(claims)) == take_back
+            return claims
+        finally:
+            await storage.close()
+
+    async def start(claims: list[tuple[str, str]]) -> None:
+        storage = SQLAlchemyStorage(db_url)
+        await storage.initialize()
+        try:
+            assert len(await storage.mark_started(claims)) == len(claims)
+        finally:
+            await storage.close()
+
+    claims = asyncio.run(claim(2))
+    figures = json.loads(ok(invoke("stats", "--json")).stdout)
+    assert figures["claimed"][queue_name] == 2
+    assert figures["counts"][queue_name] == {"running": 3}  # the claimed ahead counted in running too
+    text = ok(invoke("stats")).stdout
+    assert "Claimed ahead, not started: " in text and "(counted in running)" in text
+
+    asyncio.run(start(claims))
+    figures = json.loads(ok(invoke("stats", "--json")).stdout)
+    assert queue_name not in figures["claimed"]  # queues with none are left out
+    assert figures["counts"][queue_name] == {"running": 3}
+
+
 def test_cli_schedules_lifecycle(invoke: Invoke, queue_name: str) -> None:
     sid = f"s-{queue_name}"
     created = ok(

@@ -62,10 +62,11 @@ async def test_metrics_worker_counts_match_the_database(queue: JobQueue) -> None
 
 
 async def _seed(queue: JobQueue, storage: SQLAlchemyStorage, name: str) -> None:
-    await queue.enqueue_many(jobs.noop, [{}] * 3, queue=name, run_at=time.time() - 30)
+    await queue.enqueue_many(jobs.noop, [{}] * 4, queue=name, run_at=time.time() - 30)
     await queue.enqueue(jobs.noop, {}, queue=name, delay=3600)  # pending, not due
-    [claimed] = await storage.claim_jobs(1, worker_id="w", lease_timeout=60, queues=[name])
-    assert claimed is not None
+    _started, buffered = await storage.claim_jobs(2, worker_id="w", lease_timeout=60, queues=[name])
+    # One of the two waits in the worker's buffer past a heartbeat: running, claimed ahead, not started.
+    assert await storage.mark_unstarted([(buffered.id, buffered.lease_token or "")]) == {buffered.id}
     await queue.pause_queue(name)
 
 
@@ -73,6 +74,8 @@ async def _check_gauges(text: str, queue: JobQueue, name: str) -> None:
     for status in ("pending", "running", "completed", "failed", "cancelled"):
         assert value(text, "dbjobq_jobs", queue=name, status=status) == await queue.count_jobs(status, queue=name)
     assert value(text, "dbjobq_jobs", queue=name, status="pending") == 3
+    assert value(text, "dbjobq_jobs", queue=name, status="running") == 2
+    assert value(text, "dbjobq_jobs_claimed_ahead", queue=name) == 1  # one of the two running
     [info] = [q for q in await queue.list_queues() if q.name == name]
     age = value(text, "dbjobq_queue_oldest_pending_age_seconds", queue=name)
     assert age is not None and info.oldest_pending_age is not None and 25 < age <= info.oldest_pending_age + 1

@@ -44,6 +44,34 @@ async def test_operator_views_queue_stats_of_an_empty_table(queue: JobQueue) -> 
     assert await queue.queue_stats() == []
 
 
+async def test_operator_views_queue_stats_count_jobs_claimed_ahead(queue: JobQueue, storage: SQLAlchemyStorage) -> None:
+    # 23 queues: two statements' worth (20 queues each), so every figure must land in its own queue's row.
+    names = [f"q{i:02}" for i in range(23)]
+    for name in names:
+        await queue.enqueue_many("x.y", [{}] * 2, queue=name)
+    claimed = await storage.claim_jobs(100, worker_id="w", lease_timeout=60)
+    assert len(claimed) == 46
+    now = time.time()
+    for name in names:  # one pending due job per queue, behind the claimed ones
+        await queue.enqueue("x.y", queue=name, run_at=now - 60)
+    buffered = [j for j in claimed if j.queue in ("q01", "q21")][:3]  # q01's two and one of q21's
+    assert {j.queue for j in buffered} == {"q01", "q21"}
+    claims = [(j.id, j.lease_token or "") for j in buffered]
+
+    assert await storage.mark_unstarted(claims) == {j.id for j in buffered}
+    stats = {s.name: s for s in await queue.queue_stats()}
+    expected = {name: sum(1 for j in buffered if j.queue == name) for name in names}
+    assert {name: s.claimed for name, s in stats.items()} == expected
+    assert {s.counts["running"] for s in stats.values()} == {2}  # claimed ahead: counted in running too
+    assert {s.counts["pending"] for s in stats.values()} == {1}
+    assert all(s.oldest_due_at == pytest.approx(now - 60, abs=5) for s in stats.values())
+
+    assert await storage.mark_started(claims) == {j.id for j in buffered}
+    stats = {s.name: s for s in await queue.queue_stats()}
+    assert {s.claimed for s in stats.values()} == {0}
+    assert {s.counts["running"] for s in stats.values()} == {2}
+
+
 async def test_operator_views_job_counts_are_bounded_and_say_so(queue: JobQueue) -> None:
     storage = queue.storage
     assert isinstance(storage, SQLAlchemyStorage)

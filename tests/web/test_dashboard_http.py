@@ -118,6 +118,22 @@ async def test_dashboard_http_job_page_shows_progress(jobq: JobQueue) -> None:
     assert 'id="job-progress"' in page and "45%" in page and "&lt;b&gt;" in page
 
 
+async def test_dashboard_http_shows_jobs_claimed_ahead(jobq: JobQueue) -> None:
+    await jobq.enqueue_many("x.y", [{}] * 3, queue="mail")
+    claimed = await jobq.storage.claim_jobs(3, worker_id="w", lease_timeout=60)
+    claims = [(job.id, job.lease_token or "") for job in claimed[:2]]
+    assert len(await jobq.storage.mark_unstarted(claims)) == 2
+    async with _client(create_app(jobq)) as client:
+        overview, queues = (await client.get("/")).text, (await client.get("/queues")).text
+        assert re.search(r'id="total-running">3</b><span class="muted" id="total-claimed">2 claimed ahead<', overview)
+        assert re.search(r">3</a> <span [^>]*>\(2 claimed ahead\)</span></td>", overview)  # the queue's running cell
+        assert re.search(r'<td class="num">3 <span [^>]*>\(2 claimed ahead\)</span></td>', queues)
+        await jobq.storage.mark_started(claims)
+        overview, queues = (await client.get("/")).text, (await client.get("/queues")).text
+        assert "claimed ahead" not in overview and "claimed ahead" not in queues
+        assert 'id="total-running">3<' in overview
+
+
 async def test_dashboard_http_unknown_pages_and_bad_filters(jobq: JobQueue) -> None:
     async with _client(create_app(jobq, dashboard=Dashboard(page_size=2))) as client:
         assert (await client.get("/nope")).status_code == 404

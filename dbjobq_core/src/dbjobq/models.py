@@ -221,12 +221,18 @@ class QueueStats:
     Counts of ``pending`` and ``running`` jobs are exact; a finished status counted past the store's cap
     is a lower bound and is listed in ``capped`` (shown as "10,000+"). ``oldest_due_at`` is the due
     time (epoch seconds) of the longest-waiting due pending job, or ``None``.
+
+    ``claimed`` (exact) counts the running jobs that have not started: claimed ahead, they wait in a
+    worker's buffer and have done so past a heartbeat (their ``started_at`` emptied). They are included
+    in ``counts["running"]``. A job that has waited in a buffer for less than one heartbeat shows as
+    running only.
     """
 
     name: str
     counts: dict[str, int] = field(default_factory=dict)
     capped: set[str] = field(default_factory=set)
     oldest_due_at: float | None = None
+    claimed: int = 0
 
 
 class JobCounts(dict[tuple[str, str], int]):

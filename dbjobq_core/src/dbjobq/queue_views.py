@@ -71,8 +71,9 @@ class JobViews:
 
     # -- operators' views (dashboard, CLI) -------------------------------------------------------
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
-        """Each queue's job counts by status and its oldest due pending job; finished counts stop at
-        ``count_cap`` (see :class:`~dbjobq.models.QueueStats`). Cheap on any table size."""
+        """Each queue's job counts by status, its running jobs claimed ahead and not started, and its
+        oldest due pending job; finished counts stop at ``count_cap`` (see
+        :class:`~dbjobq.models.QueueStats`). Cheap on any table size."""
         return await self.storage.queue_stats(count_cap)
 
     async def count_jobs(

@@ -27,6 +27,7 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = defaultdict(int)
     capped: dict[str, list[str]] = {}
+    claimed: dict[str, int] = {}
     # Bounded whatever the table holds: pending/running exact, finished statuses capped per queue.
     per_queue = await queue.queue_stats(COUNT_CAP)
     for stats in per_queue:
@@ -36,6 +37,8 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
                 totals[status] += n
         if stats.capped:
             capped[stats.name] = sorted(stats.capped)
+        if stats.claimed:
+            claimed[stats.name] = stats.claimed
     due = [s.oldest_due_at for s in per_queue if s.oldest_due_at is not None]
     finished = await queue.count_finished(THROUGHPUT_WINDOW)
     workers = await queue.list_workers()
@@ -44,6 +47,7 @@ async def collect_stats(queue: JobQueue) -> dict[str, Any]:
         "counts": {q: dict(sorted(c.items())) for q, c in sorted(counts.items())},
         "totals": dict(sorted(totals.items())),
         "capped": dict(sorted(capped.items())),
+        "claimed": dict(sorted(claimed.items())),
         "oldest_pending_age_seconds": max(0.0, now - min(due)) if due else None,
         "finished_last_minute": finished,
         "jobs_per_second": round(finished / THROUGHPUT_WINDOW, 3),
@@ -70,7 +74,9 @@ def stats(state: CliState, as_json: bool) -> None:
     """Show job counts by queue and status, how long the oldest due job has waited, jobs finished per
     second over the last minute, the registered workers, and pending jobs whose type no live worker
     registered (they wait: a typo, or a worker without that --import). Pending and running counts are
-    exact; a finished status past 1,000 jobs in a queue shows as "1000+" (listed under "capped" in --json)."""
+    exact; a finished status past 1,000 jobs in a queue shows as "1000+" (listed under "capped" in --json).
+    Running jobs claimed ahead that have not started (in a worker's buffer past a heartbeat) are counted
+    on a line of their own ("claimed" in --json)."""
     figures = state.run(collect_stats)
     if as_json:
         formatting.echo_json(figures)
@@ -80,6 +86,9 @@ def stats(state: CliState, as_json: bool) -> None:
         out.print(formatting.counts_table(figures["counts"], figures["totals"], figures["capped"]))
     else:
         out.print("No jobs.")
+    claimed = sum(figures["claimed"].values())
+    if claimed:
+        out.print(Text(f"Claimed ahead, not started: {claimed} (counted in running)"))
     age = figures["oldest_pending_age_seconds"]
     out.print(Text(f"Oldest due pending job: {'none' if age is None else 'waiting ' + format_duration(age)}"))
     out.print(Text(

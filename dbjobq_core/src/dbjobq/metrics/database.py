@@ -1,6 +1,7 @@
-"""Database gauges: jobs by queue and status, the oldest due job's wait per queue, paused queues and the
-workers alive, read through ``JobQueue`` from the indexes (cheap with a million rows) and cached for a
-few seconds, so that any number of scrapers cost one read per interval."""
+"""Database gauges: jobs by queue and status, running jobs claimed ahead per queue, the oldest due job's
+wait per queue, paused queues and the workers alive, read through ``JobQueue`` from the indexes (cheap
+with a million rows) and cached for a few seconds, so that any number of scrapers cost one read per
+interval."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ class DatabaseMetrics:
         now = time.time()
         jobs = GaugeMetricFamily("dbjobq_jobs", "Jobs in the database now, by queue and status (each finished "
                                  "status counted up to a cap per queue).", labels=["queue", "status"])
+        claimed = GaugeMetricFamily("dbjobq_jobs_claimed_ahead", "Running jobs claimed ahead that have not "
+                                    "started: waiting in a worker's buffer past a heartbeat (included in "
+                                    'dbjobq_jobs{status="running"}).', labels=["queue"])
         oldest = GaugeMetricFamily("dbjobq_queue_oldest_pending_age_seconds",
                                    "How long the oldest due pending job of each queue has waited (0: none).",
                                    labels=["queue"])
@@ -54,13 +58,14 @@ class DatabaseMetrics:
             for status in JobStatus:
                 count = entry.counts.get(status.value, 0)
                 jobs.add_metric([entry.name, status.value], float(count))
+            claimed.add_metric([entry.name], float(entry.claimed))
         for info in await queue.list_queues():
             oldest.add_metric([info.name], info.oldest_pending_age or 0.0)
             paused.add_metric([info.name], 1.0 if info.paused else 0.0)
         workers = await queue.list_workers()
         alive = GaugeMetricFamily("dbjobq_workers_alive", "Workers whose heartbeat is recent.",
                                   value=float(sum(1 for w in workers if now - w.last_heartbeat < ALIVE_SECONDS)))
-        return [jobs, oldest, paused, alive]
+        return [jobs, claimed, oldest, paused, alive]
 
 
 async def render_metrics(queue: JobQueue, database: DatabaseMetrics, *, include_worker: bool = True) -> bytes:

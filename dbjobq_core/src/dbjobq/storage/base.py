@@ -281,7 +281,8 @@ class BaseStorage(ABC):
     @abstractmethod
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
         """Every queue with jobs: exact pending/running counts, finished counts up to ``count_cap``
-        (then marked capped), and the due time of its oldest due pending job. Must not scan the table."""
+        (then marked capped), its running jobs not started (``claimed``: ``started_at`` empty), and the
+        due time of its oldest due pending job. Must not scan the table."""
 
     @abstractmethod
     async def count_matching(

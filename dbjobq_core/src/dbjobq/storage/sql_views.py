@@ -65,8 +65,9 @@ class ViewsSQL:
     _db: Database
 
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
-        """Every queue with jobs: counts by status and its oldest due pending job, read from the
-        (queue, status, execute_at) index only.
+        """Every queue with jobs: counts by status, its running jobs claimed ahead and not started,
+        and its oldest due pending job, read from the (queue, status, execute_at) index (the claimed
+        ahead count also reads the queue's running rows: few, bounded by the workers' capacity).
 
         Pending and running jobs are counted exactly; a finished status stops counting past
         ``count_cap`` and is then marked capped, so the cost stays bounded however many finished
@@ -86,6 +87,10 @@ class ViewsSQL:
                         if status in FINISHED_STATUSES:
                             rows = rows.limit(count_cap + 1)
                         columns.append(select(func.count()).select_from(rows.subquery()).scalar_subquery())
+                    claimed = select(func.count()).select_from(jobs).where(
+                        *in_queue, jobs.c.status == JobStatus.RUNNING.value, jobs.c.started_at.is_(None)
+                    )
+                    columns.append(claimed.scalar_subquery())
                     oldest = (
                         select(jobs.c.execute_at)
                         .where(*in_queue, jobs.c.status == JobStatus.PENDING.value, jobs.c.execute_at <= now)
@@ -94,11 +99,13 @@ class ViewsSQL:
                     )
                     columns.append(oldest.scalar_subquery())
                 row = (await conn.execute(select(*columns))).one()
-                width = len(JobStatus) + 1
+                width = len(JobStatus) + 2  # a count per status, then claimed ahead, then the oldest due time
                 for i, name in enumerate(chunk):
                     values = row[i * width : (i + 1) * width]
-                    stats = QueueStats(name, oldest_due_at=None if values[-1] is None else float(values[-1]))
-                    for status, count in zip(JobStatus, values[:-1], strict=True):
+                    stats = QueueStats(
+                        name, oldest_due_at=None if values[-1] is None else float(values[-1]), claimed=int(values[-2])
+                    )
+                    for status, count in zip(JobStatus, values[:-2], strict=True):
                         if status in FINISHED_STATUSES and count > count_cap:
                             stats.capped.add(status.value)
                             count = count_cap

@@ -69,6 +69,7 @@ async def _live(ctx: Context) -> dict[str, Any]:
         "statuses": STATUSES,
         "totals": totals,
         "capped_totals": capped,
+        "claimed_total": sum(s.claimed for s in stats),
         "count_cap": ctx.dashboard.count_cap,
         "alive": sum(1 for w in workers if now - w.last_heartbeat < ALIVE_SECONDS),
         "workers_known": len(workers),
@@ -161,8 +162,8 @@ async def workers(ctx: Context) -> WebResponse:
 
 
 async def queues(ctx: Context) -> WebResponse:
-    """Each queue's depth (pending, due or not), running jobs and oldest wait; Pause/Resume when the
-    queue supports queue controls."""
+    """Each queue's depth (pending, due or not), running jobs (and those claimed ahead, not started) and
+    oldest wait; Pause/Resume when the queue supports queue controls."""
     stats: list[QueueStats] = await ctx.queue.queue_stats(ctx.dashboard.count_cap)
     paused = await controls.paused_queues(ctx.queue)
     return ctx.page(
