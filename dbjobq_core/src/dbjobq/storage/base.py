@@ -280,9 +280,8 @@ class BaseStorage(ABC):
     # -- operators' views: per-queue figures, pages of jobs -----------------------------------
     @abstractmethod
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:
-        """Every queue with jobs: exact pending/running counts, finished counts up to ``count_cap``
-        (then marked capped), its running jobs not started (``claimed``: ``started_at`` empty), and the
-        due time of its oldest due pending job. Must not scan the table."""
+        """Every queue with jobs: exact pending/running counts, finished ones up to ``count_cap`` (then
+        capped), ``claimed`` (running, ``started_at`` empty) and its oldest due time. No table scan."""
 
     @abstractmethod
     async def count_matching(
