@@ -174,6 +174,7 @@ def test_metrics_grafana_dashboard_uses_the_metrics_that_exist() -> None:
     assert names == {
         "dbjobq_jobs", "dbjobq_queue_oldest_pending_age_seconds", "dbjobq_jobs_finished_total",
         "dbjobq_job_wait_seconds", "dbjobq_job_duration_seconds", "dbjobq_workers_alive", "dbjobq_queue_paused",
+        "dbjobq_jobs_claimed_ahead",
     }
     monitoring = (ROOT / "docs" / "monitoring.md").read_text()
     assert all(name in monitoring for name in names)

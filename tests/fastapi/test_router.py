@@ -15,7 +15,7 @@ from dbjobq.serialization import MAX_DEPTH
 from dbjobq.storage import SQLAlchemyStorage
 from dbjobq.storage.schema import jobs as jobs_table
 from dbjobq_fastapi import DBJobQ, make_router
-from dbjobq_fastapi._router import MAX_OFFSET
+from dbjobq_fastapi._router import MAX_OFFSET, STATS_COUNT_CAP
 from tests.fastapi import jobs
 from tests.fastapi.conftest import serve
 
@@ -41,6 +41,7 @@ def require_admin(x_token: Annotated[str | None, Header()] = None) -> None:
 READER = {"X-Token": "reader"}
 ADMIN = {"X-Token": "s3cret"}
 CLOSED = "The DBJobQ jobs API is closed"
+EMPTY_COUNTS = {"pending": 0, "running": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0, "claimed": 0}
 
 
 @pytest.fixture
@@ -200,7 +201,7 @@ async def test_router_mutations_run_the_apps_guard(client: httpx.AsyncClient, jo
 
 
 async def test_router_stats(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
-    empty = {"pending": 0, "running": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0}
+    empty = EMPTY_COUNTS
     assert (await client.get("/dbjobq/stats")).json() == {"queues": {}, "total": empty, "capped": {}}
     await jobq.queue.enqueue(jobs.greet)
     await jobq.queue.enqueue(jobs.send_email, {"to": "a"})
@@ -215,6 +216,36 @@ async def test_router_stats(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
         "total": {**empty, "pending": 3, "failed": 1, "total": 4},
         "capped": {},
     }
+
+
+async def test_router_stats_show_jobs_claimed_ahead(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
+    # Three jobs claimed by a worker; two of them wait in its buffer past a heartbeat (started_at emptied).
+    await jobq.queue.enqueue_many(jobs.send_email, [{"to": "a"}, {"to": "b"}], queue="emails")
+    await jobq.queue.enqueue(jobs.greet)
+    storage = jobq.queue.storage
+    claimed = await storage.claim_jobs(10, worker_id="w", lease_timeout=60)
+    assert len(claimed) == 3
+    emails = [(j.id, j.lease_token or "") for j in claimed if j.queue == "emails"]
+    assert len(await storage.mark_unstarted(emails)) == 2
+    stats = (await client.get("/dbjobq/stats")).json()
+    assert stats["queues"]["emails"] == {**EMPTY_COUNTS, "running": 2, "total": 2, "claimed": 2}
+    assert stats["queues"]["default"] == {**EMPTY_COUNTS, "running": 1, "total": 1}
+    assert stats["total"] == {**EMPTY_COUNTS, "running": 3, "total": 3, "claimed": 2}
+    # Once started they are running only.
+    await storage.mark_started(emails)
+    stats = (await client.get("/dbjobq/stats")).json()
+    assert stats["total"] == {**EMPTY_COUNTS, "running": 3, "total": 3}
+
+
+async def test_router_stats_list_capped_counts(client: httpx.AsyncClient, jobq: DBJobQ) -> None:
+    # Past 1,000 cancelled jobs in a queue the count stops and says so; pending stays exact.
+    await jobq.queue.enqueue_many(jobs.greet, [{}] * (STATS_COUNT_CAP + 5))
+    assert await jobq.queue.cancel_jobs("pending") == STATS_COUNT_CAP + 5
+    await jobq.queue.enqueue(jobs.greet)
+    stats = (await client.get("/dbjobq/stats")).json()
+    assert stats["capped"] == {"default": ["cancelled"]}
+    assert stats["queues"]["default"]["pending"] == 1
+    assert stats["queues"]["default"]["cancelled"] >= STATS_COUNT_CAP
 
 
 async def test_router_is_closed_by_default(clean_url: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dbjobq import Job, JobStatus
+from dbjobq.models import QueueStats
 
 
 class JobOut(BaseModel):
@@ -61,6 +62,13 @@ class StatusCounts(BaseModel):
     failed: int = 0
     cancelled: int = 0
     total: int = 0
+    claimed: int = Field(
+        default=0,
+        description=(
+            "Running jobs claimed ahead and not started: they wait in a worker's buffer, and have done so "
+            "past a heartbeat. Already counted in `running` (and `total`)."
+        ),
+    )
 
     def add(self, status: str, count: int) -> None:
         """Count ``count`` more jobs of ``status``."""
@@ -82,6 +90,23 @@ class JobStats(BaseModel):
             "running counts are always exact."
         ),
     )
+
+    @classmethod
+    def from_queue_stats(cls, queues: Iterable[QueueStats]) -> JobStats:
+        """Build from ``JobQueue.queue_stats()``: each queue's counts, its capped statuses and its jobs
+        claimed ahead."""
+        stats = cls(queues={}, total=StatusCounts())
+        for queue in sorted(queues, key=lambda q: q.name):
+            counts = stats.queues.setdefault(queue.name, StatusCounts())
+            for status, count in queue.counts.items():
+                if count:
+                    counts.add(status, count)
+                    stats.total.add(status, count)
+            counts.claimed = queue.claimed
+            stats.total.claimed += queue.claimed
+            if queue.capped:
+                stats.capped[queue.name] = sorted(queue.capped)
+        return stats
 
     @classmethod
     def from_counts(cls, counts: Mapping[tuple[str, str], int]) -> JobStats:
