@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypedDict
@@ -245,6 +245,15 @@ class JobCounts(dict[tuple[str, str], int]):
     def __init__(self, counts: dict[tuple[str, str], int] | None = None, capped: set[tuple[str, str]] | None = None):
         super().__init__(counts or {})
         self.capped: set[tuple[str, str]] = set(capped or ())
+
+    @classmethod
+    def from_queue_stats(cls, queues: Iterable[QueueStats]) -> JobCounts:
+        """The counts of :meth:`~dbjobq.JobQueue.queue_stats` entries, statuses without jobs left out."""
+        counts = cls()
+        for stats in queues:
+            counts.update({(stats.name, s): n for s, n in stats.counts.items() if n})
+            counts.capped.update((stats.name, s) for s in stats.capped)
+        return counts
 
     @property
     def approximate(self) -> bool:

@@ -63,11 +63,7 @@ class JobViews:
         """
         if count_cap is None:
             return JobCounts(await self.storage.count_jobs())
-        counts = JobCounts()
-        for stats in await self.storage.queue_stats(count_cap):
-            counts.update({(stats.name, s): n for s, n in stats.counts.items() if n})
-            counts.capped.update((stats.name, s) for s in stats.capped)
-        return counts
+        return JobCounts.from_queue_stats(await self.storage.queue_stats(count_cap))
 
     # -- operators' views (dashboard, CLI) -------------------------------------------------------
     async def queue_stats(self, count_cap: int = 10_000) -> list[QueueStats]:

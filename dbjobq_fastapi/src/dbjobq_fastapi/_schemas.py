@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from dbjobq import Job, JobStatus
-from dbjobq.models import QueueStats
+from dbjobq.models import JobCounts, QueueStats
 
 
 class JobOut(BaseModel):
@@ -93,19 +93,14 @@ class JobStats(BaseModel):
 
     @classmethod
     def from_queue_stats(cls, queues: Iterable[QueueStats]) -> JobStats:
-        """Build from ``JobQueue.queue_stats()``: each queue's counts, its capped statuses and its jobs
-        claimed ahead."""
-        stats = cls(queues={}, total=StatusCounts())
-        for queue in sorted(queues, key=lambda q: q.name):
-            counts = stats.queues.setdefault(queue.name, StatusCounts())
-            for status, count in queue.counts.items():
-                if count:
-                    counts.add(status, count)
-                    stats.total.add(status, count)
-            counts.claimed = queue.claimed
-            stats.total.claimed += queue.claimed
-            if queue.capped:
-                stats.capped[queue.name] = sorted(queue.capped)
+        """Build from ``JobQueue.queue_stats()``: the counts of :meth:`from_counts`, and each queue's
+        running jobs claimed ahead."""
+        queues = list(queues)
+        stats = cls.from_counts(JobCounts.from_queue_stats(queues))
+        for queue in queues:
+            if queue.claimed:
+                stats.queues.setdefault(queue.name, StatusCounts()).claimed = queue.claimed
+                stats.total.claimed += queue.claimed
         return stats
 
     @classmethod
